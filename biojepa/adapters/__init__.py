@@ -1,0 +1,1 @@
+"""biojepa.adapters."""

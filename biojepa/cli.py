@@ -1,0 +1,438 @@
+"""The ``biojepa`` command line (typer). Every command is a thin call into a library function.
+
+Exit codes: 0 ok, 1 runtime error, 2 usage or configuration error (also for commands whose modality has not
+landed yet). ``--json PATH`` writes a machine-readable result; on failure the file is still written with
+``"status": "error"`` and the message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from biojepa._version import __version__
+from biojepa.errors import (
+    BioJepaError,
+    ConfigError,
+    NotAvailableError,
+    UnknownNameError,
+)
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="biojepa",
+    help="JEPA self-supervised models for biomedical signals (ECG, EEG, fMRI).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+pretrain_app = typer.Typer(help="Pretrain a JEPA model.", no_args_is_help=True)
+finetune_app = typer.Typer(help="Fine-tune / evaluate on downstream benchmarks.", no_args_is_help=True)
+models_app = typer.Typer(help="Registered model architectures.", no_args_is_help=True)
+recipes_app = typer.Typer(help="Shipped run recipes.", no_args_is_help=True)
+datasets_app = typer.Typer(help="Dataset cards and preparation.", no_args_is_help=True)
+bench_app = typer.Typer(help="Throughput / latency / memory benchmarks.", no_args_is_help=True)
+fmri_app = typer.Typer(help="fMRI utilities.", no_args_is_help=True)
+app.add_typer(pretrain_app, name="pretrain")
+app.add_typer(finetune_app, name="finetune")
+app.add_typer(models_app, name="models")
+app.add_typer(recipes_app, name="recipes")
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(bench_app, name="bench")
+app.add_typer(fmri_app, name="fmri")
+
+USAGE_ERRORS = (ConfigError, UnknownNameError, NotAvailableError)
+
+#: which issue brings each not-yet-available command (shown in the exit-2 message)
+PENDING = {
+    "pretrain ecg": "the ECG adapter (ECG-JEPA pretraining on the ten databases)",
+    "pretrain eeg": "the EEG adapter (Signal-JEPA)",
+    "pretrain fmri": "the fMRI adapter (Brain-JEPA)",
+    "finetune ptbxl": "the ECG adapter (PTB-XL benchmark evaluation)",
+    "finetune bci": "the EEG adapter (BCI paradigms MI / ERP / SSVEP)",
+    "finetune fmri": "the fMRI adapter",
+    "encode": "the encode() issue (clinician-facing embedding API)",
+    "fmri gradients": "the fMRI adapter (brain-gradient positioning)",
+    "datasets prepare": "the ECG adapter (cache building for real corpora)",
+    "datasets verify": "the reliability issue (header scan and quarantine report)",
+    "bench ecg": "the ECG adapter",
+    "bench encode": "the encode() issue",
+    "bench eeg": "the EEG adapter",
+    "bench fmri": "the fMRI adapter",
+}
+
+
+# ------------------------------------------------------------------------------------------------------
+# output helpers
+def _echo(msg: str) -> None:
+    typer.echo(msg)
+
+
+def _err(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _command(json_path: Path | None, kind: str) -> Iterator[None]:
+    """Map biojepa errors to exit codes and write the error JSON on failure."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except USAGE_ERRORS as exc:
+        if json_path is not None:
+            _write_json(json_path, {"schema_version": 1, "status": "error", "kind": kind, "message": str(exc)})
+        _err(f"error: {exc}")
+        raise typer.Exit(2) from None
+    except (BioJepaError, OSError, RuntimeError, ValueError) as exc:
+        if json_path is not None:
+            _write_json(json_path, {"schema_version": 1, "status": "error", "kind": kind, "message": str(exc)})
+        _err(f"error: {type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from None
+
+
+def _not_available(command: str, json_path: Path | None = None) -> None:
+    with _command(json_path, command):
+        raise NotAvailableError(
+            f"`biojepa {command}` is not available in biojepa {__version__} yet: it arrives with "
+            f"{PENDING[command]}. Nothing was run."
+        )
+
+
+class _Progress:
+    """Progress output: a rich bar on a TTY, plain log lines otherwise (CI, SLURM logs)."""
+
+    def __init__(self, mode: str, label: str) -> None:
+        if mode == "auto":
+            mode = "rich" if sys.stdout.isatty() else "plain"
+        self.mode = mode
+        self.label = label
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.mode == "rich":
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            )
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def __call__(self, step: int, total: int, info: Mapping[str, Any] | None = None) -> None:
+        info = dict(info or {})
+        text = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in info.items())
+        if self.mode == "rich":
+            if self._task is None:
+                self._task = self._bar.add_task(self.label, total=total, info="")
+            self._bar.update(self._task, completed=step, info=text)
+        elif self.mode == "plain":  # about 20 lines per run, plus the first and the last step
+            every = max(1, total // 20)
+            if step in (1, total) or step % every == 0:
+                _echo(f"[{self.label}] step {step}/{total} {text}".rstrip())
+
+
+# ------------------------------------------------------------------------------------------------------
+def _version_callback(value: bool) -> None:
+    if value:
+        _echo(f"biojepa {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """JEPA self-supervised models for biomedical signals."""
+
+
+# -- pretrain -------------------------------------------------------------------------------------------
+RecipeOpt = Annotated[str | None, typer.Option("--recipe", help="Recipe name (`biojepa recipes list`) or YAML path.")]
+DataOpt = Annotated[
+    list[str] | None, typer.Option("--data", help="ID=DIR data source (repeatable; replaces the recipe's sources).")
+]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Run directory (must be empty unless --resume).")]
+ResumeOpt = Annotated[str, typer.Option("--resume", help="'auto': continue from the newest valid checkpoint.")]
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the result as JSON to this path.")]
+OverridesArg = Annotated[list[str] | None, typer.Argument(help="key.sub=value overrides, e.g. engine.steps=50")]
+
+DEFAULT_RECIPES = {"synthetic": "synthetic/tiny"}
+
+
+def pretrain_command(
+    modality: str,
+    recipe: str | None,
+    data: list[str] | None,
+    out: Path | None,
+    resume: str,
+    json_path: Path | None,
+    overrides: list[str] | None,
+) -> dict[str, Any]:
+    """Resolve the run configuration and run :func:`biojepa.engine.pretrain.run_pretrain`."""
+    from biojepa.config import resolve_config
+
+    if resume not in ("auto", "none"):
+        raise ConfigError(f"--resume must be 'auto' or 'none', got {resume!r}")
+    ovr = list(overrides or [])
+    name = recipe or DEFAULT_RECIPES[modality]
+    cfg = resolve_config(name, ovr)
+    if cfg.modality != modality:
+        raise ConfigError(f"recipe {name!r} is for modality {cfg.modality!r}, not {modality!r}")
+    if data:
+        from biojepa.data.sources import parse_data_arg
+
+        sources = []
+        for arg in data:
+            ds_id, root = parse_data_arg(arg)
+            sources.append({"id": ds_id, "root": str(root)})
+        cfg = resolve_config(cfg.model_dump(mode="json"), [f"data.sources={json.dumps(sources)}"])
+    run_dir = out or Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    from biojepa.engine.pretrain import run_pretrain
+
+    with _Progress(cfg.log.progress, f"pretrain {modality}") as progress:
+        result = run_pretrain(cfg, run_dir, resume=resume == "auto", progress=progress, recipe=name)
+    return result
+
+
+def _pretrain(modality: str, recipe: str | None, data: list[str] | None, out: Path | None, resume: str,
+              json_path: Path | None, overrides: list[str] | None) -> None:
+    with _command(json_path, f"pretrain {modality}"):
+        result = pretrain_command(modality, recipe, data, out, resume, json_path, overrides)
+        if json_path is not None:
+            _write_json(json_path, result)
+        _echo(
+            f"done: {result['steps']} steps, {result['samples_seen']} samples in {result['wall_s']:.1f} s, "
+            f"final loss {result['final_loss']:.4f}\nmodel: {result['model_dir']}"
+        )
+
+
+@pretrain_app.command("synthetic")
+def pretrain_synthetic(
+    recipe: RecipeOpt = None,
+    data: DataOpt = None,
+    out: OutOpt = None,
+    resume: ResumeOpt = "none",
+    json_path: JsonOpt = None,
+    overrides: OverridesArg = None,
+) -> None:
+    """Pretrain the tiny demo model on generated signals with planted structure (no data needed)."""
+    _pretrain("synthetic", recipe, data, out, resume, json_path, overrides)
+
+
+def _pending_pretrain(modality: str) -> Any:
+    def command(
+        recipe: RecipeOpt = None,
+        data: DataOpt = None,
+        out: OutOpt = None,
+        resume: ResumeOpt = "none",
+        json_path: JsonOpt = None,
+        overrides: OverridesArg = None,
+    ) -> None:
+        _not_available(f"pretrain {modality}", json_path)
+
+    command.__doc__ = f"Pretrain on {modality.upper()} (arrives with {PENDING[f'pretrain {modality}']})."
+    return command
+
+
+for _m in ("ecg", "eeg", "fmri"):
+    pretrain_app.command(_m)(_pending_pretrain(_m))
+
+
+def _pending(command_name: str) -> Any:
+    def command(
+        args: Annotated[list[str] | None, typer.Argument(help="(not available yet)")] = None,
+        json_path: JsonOpt = None,
+    ) -> None:
+        _not_available(command_name, json_path)
+
+    command.__doc__ = f"(arrives with {PENDING[command_name]})"
+    return command
+
+
+for _name in ("ptbxl", "bci", "fmri"):
+    finetune_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+        _pending(f"finetune {_name}")
+    )
+app.command("encode", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    _pending("encode")
+)
+fmri_app.command("gradients", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    _pending("fmri gradients")
+)
+for _name in ("prepare", "verify"):
+    datasets_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+        _pending(f"datasets {_name}")
+    )
+for _name in ("ecg", "encode", "eeg", "fmri"):
+    bench_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+        _pending(f"bench {_name}")
+    )
+
+
+# -- models ---------------------------------------------------------------------------------------------
+@models_app.command("list")
+def models_list(
+    pattern: Annotated[str, typer.Argument(help="fnmatch pattern, e.g. 'ecg_*'")] = "*",
+    json_path: JsonOpt = None,
+) -> None:
+    """List registered models."""
+    with _command(json_path, "models list"):
+        from biojepa.models import get_spec, list_models
+        from biojepa.registry import MODELS
+
+        rows = []
+        for name in list_models(pattern):
+            spec = get_spec(name)
+            rows.append({
+                "name": name, "modality": spec.modality, "dim": spec.encoder.dim, "depth": spec.encoder.depth,
+                "summary": MODELS.entry(name).meta.get("summary", ""),
+            })
+        for r in rows:
+            _echo(f"{r['name']:<24} {r['modality']:<10} dim={r['dim']:<4} depth={r['depth']:<3} {r['summary']}")
+        if json_path is not None:
+            _write_json(json_path, {"schema_version": 1, "status": "ok", "models": rows})
+
+
+@models_app.command("info")
+def models_info(
+    name: Annotated[str, typer.Argument(help="a registered model name")],
+    json_path: JsonOpt = None,
+) -> None:
+    """Show a model's architecture, parameter count and signal contract."""
+    with _command(json_path, "models info"):
+        from biojepa.models import build_jepa, get_spec
+
+        spec = get_spec(name)
+        jepa = build_jepa(spec)
+        n_enc = sum(p.numel() for p in jepa.context_encoder.parameters())
+        n_pred = sum(p.numel() for p in jepa.predictor.parameters())
+        info = {"schema_version": 1, "status": "ok", **spec.model_dump(mode="json"),
+                "n_params_encoder": n_enc, "n_params_predictor": n_pred}
+        _echo(json.dumps(info, indent=2))
+        if json_path is not None:
+            _write_json(json_path, info)
+
+
+# -- recipes --------------------------------------------------------------------------------------------
+@recipes_app.command("list")
+def recipes_list(pattern: Annotated[str, typer.Argument(help="fnmatch pattern")] = "*") -> None:
+    """List shipped recipes."""
+    with _command(None, "recipes list"):
+        from biojepa.config import list_recipes, load_recipe
+
+        for name in list_recipes(pattern):
+            desc = load_recipe(name).get("description", "")
+            _echo(f"{name:<24} {desc}")
+
+
+@recipes_app.command("show")
+def recipes_show(
+    name: Annotated[str, typer.Argument(help="recipe name or YAML path")],
+    overrides: OverridesArg = None,
+) -> None:
+    """Print a recipe, resolved and validated (with any key=value overrides applied)."""
+    with _command(None, "recipes show"):
+        import yaml
+
+        from biojepa.config import config_hash, resolve_config
+
+        cfg = resolve_config(name, list(overrides or []))
+        _echo(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False).rstrip())
+        _echo(f"# config sha256: {config_hash(cfg)}")
+
+
+# -- datasets -------------------------------------------------------------------------------------------
+@datasets_app.command("list")
+def datasets_list(json_path: JsonOpt = None) -> None:
+    """List dataset cards and whether a reader is available in this build."""
+    with _command(json_path, "datasets list"):
+        from biojepa.data.cards import list_cards, load_card
+        from biojepa.registry import DATASETS
+
+        rows = []
+        for ds_id in list_cards():
+            card = load_card(ds_id)
+            rows.append({"id": ds_id, "modality": card.modality, "title": card.title,
+                         "license": card.license, "access": card.access, "reader": ds_id in DATASETS})
+        for r in rows:
+            flag = "" if r["reader"] else "  (card only: reader not available yet)"
+            _echo(f"{r['id']:<20} {r['modality']:<10} {r['access']:<12} {r['title']}{flag}")
+        if json_path is not None:
+            _write_json(json_path, {"schema_version": 1, "status": "ok", "datasets": rows})
+
+
+@datasets_app.command("info")
+def datasets_info(ds_id: Annotated[str, typer.Argument(help="dataset id")], json_path: JsonOpt = None) -> None:
+    """Print a dataset card."""
+    with _command(json_path, "datasets info"):
+        import yaml
+
+        from biojepa.data.cards import load_card
+
+        card = load_card(ds_id)
+        _echo(yaml.safe_dump(card.model_dump(mode="json"), sort_keys=False).rstrip())
+        if json_path is not None:
+            _write_json(json_path, {"schema_version": 1, "status": "ok", "card": card.model_dump(mode="json")})
+
+
+# -- bench ----------------------------------------------------------------------------------------------
+@bench_app.command("engine")
+def bench_engine(
+    models: Annotated[
+        list[str] | None, typer.Option("--model", help="model to time (repeatable)")
+    ] = None,
+    batch: Annotated[int, typer.Option(help="batch size")] = 32,
+    steps: Annotated[int, typer.Option(help="timed steps (median reported)")] = 10,
+    warmup: Annotated[int, typer.Option(help="untimed warm-up steps")] = 3,
+    threads: Annotated[int, typer.Option(help="torch threads")] = 2,
+    keep: Annotated[float, typer.Option(help="fraction of tokens kept as context")] = 0.20,
+    compile_: Annotated[bool, typer.Option("--compile", help="add torch.compile rows (slow warm-up)")] = False,
+    device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "cpu",
+    json_path: JsonOpt = None,
+) -> None:
+    """Time the full JEPA pretraining step (ECG-JEPA ViT-XS and ViT-S shapes by default)."""
+    with _command(json_path, "bench engine"):
+        from biojepa import bench
+
+        kwargs: dict[str, Any] = {"batch": batch, "steps": steps, "warmup": warmup, "threads": threads,
+                                  "keep": keep, "compile": compile_, "device": device}
+        if models:
+            kwargs["models"] = tuple(models)
+        result = bench.run("engine", **kwargs)
+        _echo(bench.format_table(result))
+        if json_path is not None:
+            _write_json(json_path, {"status": "ok", **result})
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,390 @@
+"""Atomic, hash-verified training checkpoints and resume discovery.
+
+Layout of ``<run_dir>/checkpoints/``::
+
+    step_00000004/
+        model.safetensors   every JEPA tensor: context encoder, EMA target encoder, predictor
+        trainer.pt          optimizer state + RNG states (tensors / numbers / strings / lists / dicts only;
+                            read back with ``torch.load(weights_only=True)``)
+        state.json          step, config hash, counters and any JSON-able extras
+        manifest.json       sha256 and size of every other file
+    step_00000008/
+    latest                  text file naming the newest complete checkpoint
+
+A save writes ``step_XXXXXXXX.tmp-<pid>/``, fsyncs every file and the directory, renames it to
+``step_XXXXXXXX``, fsyncs the parent, then moves ``latest`` atomically (write a temporary file, fsync,
+``os.replace``), and only then prunes old checkpoints. A crash at any point leaves ``latest`` on a complete
+checkpoint. Loading verifies the manifest first and never unpickles arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from biojepa.errors import CheckpointError
+
+__all__ = [
+    "CHECKPOINT_DIR",
+    "LATEST",
+    "checkpoint_name",
+    "find_resume",
+    "list_checkpoints",
+    "load_checkpoint",
+    "read_state",
+    "save_checkpoint",
+    "verify_checkpoint",
+]
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoints"
+LATEST = "latest"
+MODEL_FILE = "model.safetensors"
+TRAINER_FILE = "trainer.pt"
+STATE_FILE = "state.json"
+MANIFEST_FILE = "manifest.json"
+FORMAT = "biojepa-checkpoint"
+FORMAT_VERSION = 1
+_NAME_RE = re.compile(r"^step_(\d{8,})$")
+_CHUNK = 1 << 20
+
+
+def checkpoint_name(step: int) -> str:
+    """Directory name of the checkpoint after ``step`` completed steps (``step_00000012``)."""
+    if step < 0:
+        raise ValueError(f"checkpoint step must be >= 0, got {step}")
+    return f"step_{step:08d}"
+
+
+# -- small file helpers --------------------------------------------------------------------------------
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory descriptors
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _state_dict_for_safetensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """CPU, contiguous, unshared copies of the model's tensors (safetensors refuses shared storage)."""
+    out: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()
+    for name, t in model.state_dict().items():
+        t = t.detach().to("cpu").contiguous()
+        ptr = t.untyped_storage().data_ptr()
+        if ptr in seen:
+            t = t.clone()
+        seen.add(t.untyped_storage().data_ptr())
+        out[name] = t
+    return out
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item"):  # numpy / torch scalars
+        return obj.item()
+    raise TypeError(f"checkpoint state value of type {type(obj).__name__} is not JSON-serialisable")
+
+
+# -- save ------------------------------------------------------------------------------------------------
+def save_checkpoint(
+    run_dir: str | Path,
+    step: int,
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    extra: Mapping[str, Any],
+    keep: int,
+    *,
+    trainer_state: Mapping[str, Any] | None = None,
+    before_commit: Callable[[int], None] | None = None,
+) -> Path:
+    """Write a checkpoint atomically and prune to the newest ``keep``.
+
+    Args:
+        run_dir: the run directory; checkpoints go to ``run_dir/checkpoints``.
+        step: completed optimizer steps.
+        model: the (unwrapped) model; all its state-dict tensors go to ``model.safetensors``.
+        opt: the optimizer; its state dict goes to ``trainer.pt``.
+        extra: JSON-able values stored in ``state.json`` (config hash, counters, ...).
+        keep: how many checkpoints to keep (>= 1); the one ``latest`` names is never pruned.
+        trainer_state: more tensors / numbers / lists / dicts for ``trainer.pt`` (e.g. RNG states).
+        before_commit: called with ``step`` after the temporary directory is complete, before the rename
+            (fault injection in tests).
+
+    Returns:
+        The final checkpoint directory.
+
+    Raises:
+        ValueError: ``keep < 1``.
+        TypeError: ``extra`` is not JSON-serialisable.
+    """
+    if keep < 1:
+        raise ValueError(f"keep must be >= 1 checkpoint, got {keep}")
+    ckdir = Path(run_dir) / CHECKPOINT_DIR
+    ckdir.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(ckdir)
+    name = checkpoint_name(step)
+    final = ckdir / name
+    tmp = ckdir / f"{name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        state = {"format": FORMAT, "version": FORMAT_VERSION, "step": int(step), **dict(extra)}
+        state_text = json.dumps(state, indent=1, sort_keys=True, default=_json_default, allow_nan=False)
+        save_file(_state_dict_for_safetensors(model), str(tmp / MODEL_FILE), metadata={"format": "pt"})
+        torch.save({"optimizer": opt.state_dict(), **dict(trainer_state or {})}, tmp / TRAINER_FILE)
+        _write_text(tmp / STATE_FILE, state_text)
+        files = {}
+        for fname in (MODEL_FILE, TRAINER_FILE, STATE_FILE):
+            p = tmp / fname
+            _fsync_file(p)
+            files[fname] = {"sha256": _sha256(p), "size": p.stat().st_size}
+        manifest = {"format": FORMAT, "version": FORMAT_VERSION, "step": int(step), "files": files}
+        _write_text(tmp / MANIFEST_FILE, json.dumps(manifest, indent=1, sort_keys=True))
+        _fsync_dir(tmp)
+        if before_commit is not None:
+            before_commit(step)
+        if final.exists():  # a stale checkpoint of the same step (e.g. after falling back past it)
+            trash = ckdir / f"{name}.old-{os.getpid()}"
+            os.replace(final, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        os.replace(tmp, final)
+        _fsync_dir(ckdir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _point_latest(ckdir, name)
+    _prune(ckdir, keep)
+    return final
+
+
+def _point_latest(ckdir: Path, name: str) -> None:
+    tmp = ckdir / f"{LATEST}.tmp-{os.getpid()}"
+    _write_text(tmp, name + "\n")
+    os.replace(tmp, ckdir / LATEST)
+    _fsync_dir(ckdir)
+
+
+def _remove_leftovers(ckdir: Path) -> None:
+    """Delete temporary directories / pointer files left by an interrupted save."""
+    for p in ckdir.iterdir():
+        if ".tmp-" in p.name or ".old-" in p.name:
+            log.info("removing leftover %s from an interrupted checkpoint save", p)
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+
+
+def _prune(ckdir: Path, keep: int) -> None:
+    latest = _read_latest(ckdir)
+    ckpts = list_checkpoints(ckdir.parent)
+    for p in ckpts[:-keep] if len(ckpts) > keep else []:
+        if p.name == latest:
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+    _fsync_dir(ckdir)
+
+
+# -- discovery --------------------------------------------------------------------------------------------
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Complete-looking checkpoint directories of a run (``step_XXXXXXXX``), oldest first (not verified)."""
+    ckdir = Path(run_dir) / CHECKPOINT_DIR
+    if not ckdir.is_dir():
+        return []
+    found = []
+    for p in ckdir.iterdir():
+        m = _NAME_RE.match(p.name)
+        if m and p.is_dir():
+            found.append((int(m.group(1)), p))
+    return [p for _, p in sorted(found)]
+
+
+def _read_latest(ckdir: Path) -> str | None:
+    try:
+        name = (ckdir / LATEST).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return name if _NAME_RE.match(name) else None
+
+
+def find_resume(run_dir: str | Path) -> Path | None:
+    """The checkpoint to resume from: ``latest`` if valid, else the newest valid one, else None.
+
+    Invalid checkpoints (missing files, hash mismatch, truncation) are skipped with a warning in the log
+    saying why.
+    """
+    ckdir = Path(run_dir) / CHECKPOINT_DIR
+    latest = _read_latest(ckdir)
+    if latest is not None:
+        try:
+            verify_checkpoint(ckdir / latest)
+            return ckdir / latest
+        except CheckpointError as exc:
+            log.warning(
+                "the latest checkpoint %s is unusable (%s); falling back to an older one", latest, exc
+            )
+    elif (ckdir / LATEST).exists():
+        log.warning("%s does not name a checkpoint; searching the checkpoint folder", ckdir / LATEST)
+    for p in reversed(list_checkpoints(run_dir)):
+        if p.name == latest:
+            continue
+        try:
+            verify_checkpoint(p)
+            return p
+        except CheckpointError as exc:
+            log.warning("skipping checkpoint %s: %s", p, exc)
+    return None
+
+
+# -- load -------------------------------------------------------------------------------------------------
+def verify_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Check a checkpoint against its manifest (presence, size and sha256 of every file).
+
+    Returns:
+        The manifest.
+
+    Raises:
+        CheckpointError: naming the missing, truncated or modified file.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint {path} does not exist or is not a directory")
+    mpath = path / MANIFEST_FILE
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(
+            f"checkpoint {path} has no {MANIFEST_FILE}: the save did not finish; resume from an older one"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path}: {MANIFEST_FILE} is unreadable or corrupt ({exc})") from exc
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if manifest.get("format") != FORMAT or not isinstance(files, dict):
+        raise CheckpointError(f"checkpoint {path}: {MANIFEST_FILE} is not a biojepa checkpoint manifest")
+    for fname in (MODEL_FILE, TRAINER_FILE, STATE_FILE):
+        if fname not in files:
+            raise CheckpointError(f"checkpoint {path}: the manifest does not list {fname}")
+    for fname, info in files.items():
+        fp = path / fname
+        if not fp.is_file():
+            raise CheckpointError(f"checkpoint {path}: file {fname} is missing")
+        size = fp.stat().st_size
+        if size != info.get("size"):
+            raise CheckpointError(
+                f"checkpoint {path}: file {fname} has {size} bytes, the manifest says {info.get('size')} "
+                "(truncated or overwritten)"
+            )
+        digest = _sha256(fp)
+        if digest != info.get("sha256"):
+            raise CheckpointError(
+                f"checkpoint {path}: file {fname} has sha256 {digest[:16]}…, the manifest says "
+                f"{str(info.get('sha256'))[:16]}… (corrupted or modified)"
+            )
+    return manifest
+
+
+def read_state(path: str | Path) -> dict[str, Any]:
+    """``state.json`` of a checkpoint (not verified; see :func:`verify_checkpoint`)."""
+    try:
+        return json.loads((Path(path) / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path}: cannot read {STATE_FILE} ({exc})") from exc
+
+
+def load_checkpoint(
+    path: str | Path, model: torch.nn.Module, opt: torch.optim.Optimizer | None
+) -> dict[str, Any]:
+    """Verify a checkpoint and load it into ``model`` (strict) and ``opt``.
+
+    Only safe loaders are used: safetensors for the weights, ``torch.load(weights_only=True)`` for the
+    optimizer file — a tampered resume file cannot run code.
+
+    Args:
+        path: a checkpoint directory.
+        model: the (unwrapped) model, built with the same architecture.
+        opt: its optimizer, or None to load the weights only.
+
+    Returns:
+        ``state.json`` merged with the non-optimizer entries of ``trainer.pt`` (e.g. ``"rng"``).
+
+    Raises:
+        CheckpointError: verification fails, a file cannot be parsed safely, or the tensors do not match
+            the model (missing / unexpected keys, shape mismatch).
+    """
+    path = Path(path)
+    verify_checkpoint(path)
+    state = read_state(path)
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    try:
+        tensors = load_file(str(path / MODEL_FILE), device=str(device))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path}: {MODEL_FILE} cannot be read ({exc})") from exc
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"checkpoint {path}: {MODEL_FILE} does not match the model ({exc}); was it written with another "
+            "architecture or config?"
+        ) from exc
+    try:
+        blob = torch.load(path / TRAINER_FILE, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an untrusted or broken file
+        raise CheckpointError(
+            f"checkpoint {path}: {TRAINER_FILE} cannot be loaded safely with weights_only=True ({exc}); "
+            "biojepa never falls back to unsafe unpickling"
+        ) from exc
+    if not isinstance(blob, dict) or "optimizer" not in blob:
+        raise CheckpointError(f"checkpoint {path}: {TRAINER_FILE} has no optimizer state")
+    if opt is not None:
+        try:
+            opt.load_state_dict(blob["optimizer"])
+        except (ValueError, KeyError, RuntimeError) as exc:
+            raise CheckpointError(
+                f"checkpoint {path}: the optimizer state does not match the model's parameters ({exc})"
+            ) from exc
+    out = dict(state)
+    out.update({k: v for k, v in blob.items() if k != "optimizer"})
+    return out

@@ -1,0 +1,432 @@
+"""The training loop: steps, schedules, accumulation, guards, metrics and atomic checkpoints.
+
+The Trainer counts optimizer steps, not epochs. Step numbers in the run directory (``metrics.jsonl``,
+``checkpoints/step_XXXXXXXX``, ``BIOJEPA_FAULT``) are *completed* steps, 1-based: ``step_00000004`` holds
+the state after four updates, and the next update is the 0-based step index 4, whose hyper-parameters are
+``Schedules.at(4)`` and whose micro-batches are the ones ``make_batches(4)`` yields first.
+
+Each update runs :func:`biojepa.engine.step.train_step` (the very code ``biojepa bench`` measures) over
+``optim.accum_steps`` micro-batches. A non-finite loss or gradient skips the update and the EMA step;
+``engine.max_nonfinite`` such steps in a row raise :class:`~biojepa.errors.NonFiniteLossError`, leaving the
+last good checkpoint in place. Resume is exact because the data stream, the masks and the schedules are pure
+functions of ``(seed, step)`` and the checkpoint holds the model, optimizer, counters and RNG states.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from biojepa.config import RunConfig, config_hash
+from biojepa.engine.checkpoint import find_resume, list_checkpoints, load_checkpoint, save_checkpoint
+from biojepa.engine.faults import FaultPlan, faults_from_env
+from biojepa.engine.jepa import JEPA
+from biojepa.engine.metrics_log import MetricsLog
+from biojepa.engine.runinfo import write_run_info
+from biojepa.engine.schedules import Schedules
+from biojepa.engine.seed import capture_rng_state, restore_rng_state, seed_everything
+from biojepa.engine.step import build_optimizer, train_step
+from biojepa.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError
+from biojepa.masks.base import MaskSet
+
+__all__ = ["RESUME_IGNORED", "TrainResult", "Trainer", "resolve_device"]
+
+log = logging.getLogger(__name__)
+
+#: Config fields that may change between a run and its resume. All but ``engine.steps`` leave the numbers
+#: unchanged; a new ``engine.steps`` continues the run with schedules for the new total (a longer run).
+RESUME_IGNORED: tuple[str, ...] = (
+    "description",
+    "engine.steps",  # extending a run is allowed; the schedules follow the new total (logged)
+    "data.num_workers",
+    "data.cache_dir",
+    "engine.device",
+    "engine.threads",
+    "engine.compile",
+    "engine.ckpt_every",
+    "engine.keep_ckpts",
+    "engine.log_every",
+    "engine.max_nonfinite",
+    "log.",
+)
+
+#: ``progress(step, total, info)``: called after every optimizer step (see :class:`Trainer`).
+ProgressFn = Callable[[int, int, Mapping[str, Any]], None]
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` did.
+
+    Attributes:
+        steps: completed optimizer steps (== ``engine.steps`` on success).
+        samples_seen: training samples consumed over the whole run (all segments).
+        wall_s: seconds spent in this call of ``fit``.
+        final_loss: the last finite loss (None if there was none).
+        losses: ``[{"step", "loss"}]`` of the last ``log.keep_losses`` steps (loss None when non-finite),
+            identical whether or not the run was interrupted and resumed.
+        n_nonfinite: skipped (non-finite) steps over the whole run.
+        resumed_from: the completed step this call resumed from (None for a fresh start).
+        checkpoint: the last checkpoint written or loaded.
+    """
+
+    steps: int
+    samples_seen: int
+    wall_s: float
+    final_loss: float | None
+    losses: list[dict[str, Any]] = field(default_factory=list)
+    n_nonfinite: int = 0
+    resumed_from: int | None = None
+    checkpoint: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return asdict(self)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; any other torch device string as is.
+
+    Raises:
+        ConfigError: an unknown device string, or a CUDA device without CUDA.
+    """
+    if isinstance(device, torch.device):
+        dev = device
+    elif device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ConfigError(
+                f"engine.device={device!r} is not a device; use auto, cpu, cuda or cuda:N"
+            ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            f"engine.device={str(dev)!r} but CUDA is not available; use engine.device=auto or cpu"
+        )
+    return dev
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _resume_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Fields that differ between a checkpoint's config and the current one (RESUME_IGNORED excepted)."""
+    a, b = _flatten(old), _flatten(new)
+
+    def ignored(key: str) -> bool:
+        return any(key == p or (p.endswith(".") and key.startswith(p)) for p in RESUME_IGNORED)
+
+    return sorted(
+        f"{k}: checkpoint {a.get(k)!r}, now {b.get(k)!r}"
+        for k in set(a) | set(b)
+        if not ignored(k) and a.get(k) != b.get(k)
+    )
+
+
+def _unpack(batch: Any) -> tuple[Tensor, MaskSet]:
+    """``(x, masks)`` of a :class:`~biojepa.masks.Batch` or an ``(x, masks)`` pair."""
+    if hasattr(batch, "x") and hasattr(batch, "masks"):
+        return batch.x, batch.masks
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        return batch[0], batch[1]
+    raise DataError(f"a training batch must be a Batch or an (x, masks) pair, got {type(batch).__name__}")
+
+
+class Trainer:
+    """Pretrain a :class:`~biojepa.engine.jepa.JEPA` for ``cfg.engine.steps`` optimizer steps.
+
+    Args:
+        cfg: the run configuration (``optim``, ``engine`` and ``log`` sections are used here).
+        model: the JEPA model; moved to the device, put in train mode.
+        make_batches: ``make_batches(step)`` returns an iterator of micro-batches positioned at the 0-based
+            optimizer step ``step`` (it must yield ``optim.accum_steps`` micro-batches per optimizer step,
+            and the same ones for the same step on every call: a pure function of ``(seed, step, slot)``).
+            Each micro-batch is a :class:`~biojepa.masks.Batch` or an ``(x (B, C, T), MaskSet)`` pair.
+        run_dir: the run directory (config, env, metrics, checkpoints).
+        device: a device, ``"auto"``, or None for ``cfg.engine.device``.
+        progress: ``progress(step, total, info)``, called after every optimizer step with the completed
+            step, ``engine.steps`` and ``info = {"loss": float | None, "lr": float}`` (plus ``"skipped"``,
+            the count of non-finite steps, once there is one).
+
+    Raises:
+        ConfigError: a bad device / precision combination, a warm-up longer than the run, or an unparsable
+            ``BIOJEPA_FAULT``.
+    """
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        model: JEPA,
+        make_batches: Callable[[int], Iterator[Any]],
+        run_dir: str | Path,
+        *,
+        device: str | torch.device | None = None,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        self.faults: FaultPlan = faults_from_env()
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.make_batches = make_batches
+        self.progress = progress
+        self.device = resolve_device(cfg.engine.device if device is None else device)
+        if cfg.engine.precision == "bf16" and self.device.type != "cuda":
+            raise ConfigError(
+                f"engine.precision=bf16 needs a CUDA device, but the device is {self.device}; "
+                "use engine.precision=auto (bf16 on GPU, fp32 on CPU) or fp32"
+            )
+        if cfg.engine.threads:
+            torch.set_num_threads(cfg.engine.threads)
+        self.schedules = Schedules.from_config(cfg.optim, cfg.engine.steps)
+        seed_everything(cfg.engine.seed)
+        self.model = model.to(self.device)
+        self.model.train()
+        self.opt = build_optimizer(self.model, betas=tuple(cfg.optim.betas), eps=cfg.optim.eps)  # type: ignore[arg-type]
+        self.config_hash = config_hash(cfg)
+        self._config_json = cfg.model_dump(mode="json")
+        self._fwd: Any = torch.compile(self.model) if cfg.engine.compile else self.model
+
+    # -- checkpoint state ----------------------------------------------------------------------------
+    def _state_extra(self, step: int, c: _Counters) -> dict[str, Any]:
+        import numpy as np
+
+        from biojepa._version import __version__
+
+        return {
+            "config_hash": self.config_hash,
+            "config": self._config_json,
+            "total_steps": self.cfg.engine.steps,
+            "samples_seen": c.samples_seen,
+            "n_nonfinite": c.n_nonfinite,
+            "consecutive_nonfinite": c.consecutive,
+            "losses": list(c.losses),
+            "last_finite_loss": c.last_finite,
+            "wall_s": c.wall_before + (time.perf_counter() - c.t_start),
+            "world_size": 1,
+            "versions": {"biojepa": __version__, "torch": torch.__version__, "numpy": np.__version__},
+        }
+
+    def _save(self, step: int, c: _Counters) -> Path:
+        return save_checkpoint(
+            self.run_dir,
+            step,
+            self.model,
+            self.opt,
+            self._state_extra(step, c),
+            self.cfg.engine.keep_ckpts,
+            trainer_state={"rng": capture_rng_state()},
+            before_commit=self.faults.before_commit if self.faults.active else None,
+        )
+
+    def _restore(self, c: _Counters) -> Path | None:
+        ck = find_resume(self.run_dir)
+        if ck is None:
+            if list_checkpoints(self.run_dir):
+                raise CheckpointError(
+                    f"{self.run_dir / 'checkpoints'} holds checkpoints but none is valid (see the log); "
+                    "delete the folder to start over or restore a good copy"
+                )
+            log.info("no checkpoint in %s; starting from step 0", self.run_dir)
+            return None
+        state = load_checkpoint(ck, self.model, self.opt)
+        diff = _resume_diff(state.get("config", {}), self._config_json)
+        if diff:
+            raise ConfigError(
+                f"cannot resume from {ck}: the configuration differs from the checkpoint's:\n  "
+                + "\n  ".join(diff)
+                + "\nresume with the original recipe and overrides, or start a new run with another --out"
+            )
+        step = int(state["step"])
+        old_total = state.get("total_steps")
+        if old_total is not None and int(old_total) != self.cfg.engine.steps:
+            log.warning(
+                "resuming a run of %s steps as a run of %d steps: schedules follow the new total, so the "
+                "result differs from an uninterrupted run of either length",
+                old_total,
+                self.cfg.engine.steps,
+            )
+        if step > self.cfg.engine.steps:
+            raise ConfigError(
+                f"checkpoint {ck} is at step {step}, beyond engine.steps={self.cfg.engine.steps}"
+            )
+        c.step = step
+        c.samples_seen = int(state.get("samples_seen", 0))
+        c.n_nonfinite = int(state.get("n_nonfinite", 0))
+        c.consecutive = int(state.get("consecutive_nonfinite", 0))
+        c.losses.extend(state.get("losses", []))
+        c.last_finite = state.get("last_finite_loss")
+        c.wall_before = float(state.get("wall_s", 0.0))
+        if "rng" in state:
+            restore_rng_state(state["rng"])
+        log.info("resumed from %s (step %d of %d)", ck, step, self.cfg.engine.steps)
+        return ck
+
+    def _next_micro_batches(
+        self, it: Iterator[Any], i: int
+    ) -> tuple[list[tuple[Tensor, MaskSet]], list[int]]:
+        """``accum_steps`` micro-batches of optimizer step ``i`` on the device, and their sample ids."""
+        accum = self.cfg.optim.accum_steps
+        micro: list[tuple[Tensor, MaskSet]] = []
+        ids: list[int] = []
+        for j in range(accum):
+            try:
+                b = next(it)
+            except StopIteration:
+                raise DataError(
+                    f"the batch iterator ended at optimizer step {i} (micro-batch {j} of {accum}); "
+                    f"make_batches must yield {accum} micro-batches per step up to step "
+                    f"{self.cfg.engine.steps}"
+                ) from None
+            x, masks = _unpack(b)
+            sample_ids = getattr(b, "sample_ids", None)
+            if sample_ids is not None:
+                ids.extend(int(v) for v in sample_ids)
+            micro.append((x.to(self.device, non_blocking=True), masks.to(self.device, non_blocking=True)))
+        return micro, ids
+
+    def _nonfinite_error(self, step_no: int, n: int, last_ckpt: Path | None) -> NonFiniteLossError:
+        where = f"the last good checkpoint is {last_ckpt}" if last_ckpt else "no checkpoint was written"
+        return NonFiniteLossError(
+            f"{n} consecutive non-finite steps (steps {step_no - n + 1}..{step_no}, "
+            f"engine.max_nonfinite={self.cfg.engine.max_nonfinite}); {where}. Lower optim.lr, set "
+            "optim.grad_clip, use engine.precision=fp32, or check the data for NaN/Inf"
+        )
+
+    # -- the loop ---------------------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> TrainResult:
+        """Train from step 0, or from the newest valid checkpoint when ``resume`` is True.
+
+        ``resume=True`` with no checkpoint starts from step 0 (``--resume auto`` semantics).
+
+        Returns:
+            A :class:`TrainResult`.
+
+        Raises:
+            ConfigError: ``resume=False`` but the run directory already has checkpoints, or the checkpoint's
+                config differs from ``cfg`` in a field that changes the numbers.
+            CheckpointError: checkpoints exist but none is valid.
+            NonFiniteLossError: ``engine.max_nonfinite`` consecutive non-finite steps.
+            DataError: the batch iterator ran out before the last step.
+        """
+        cfg = self.cfg
+        total = cfg.engine.steps
+        c = _Counters(losses=deque(maxlen=cfg.log.keep_losses), t_start=time.perf_counter())
+        resumed: Path | None = None
+        if resume:
+            resumed = self._restore(c)
+        elif list_checkpoints(self.run_dir):
+            raise ConfigError(
+                f"{self.run_dir} already holds checkpoints of a run; pass resume=True (--resume auto) "
+                "to continue it, or use another output directory"
+            )
+        write_run_info(self.run_dir, cfg, device=str(self.device))
+        metrics = MetricsLog(self.run_dir / "metrics.jsonl").open(resume_step=c.step if resumed else None)
+        last_ckpt: Path | None = resumed
+        t0 = time.perf_counter()
+        start = c.step
+        try:
+            it = iter(self.make_batches(start)) if start < total else iter(())
+            for i in range(start, total):
+                step_no = i + 1  # completed steps after this update
+                lr, wd, mom = self.schedules.at(i)
+                t_step = time.perf_counter()
+                micro, ids = self._next_micro_batches(it, i)
+                stats = train_step(
+                    self._fwd,
+                    self.opt,
+                    micro,
+                    lr=lr,
+                    weight_decay=wd,
+                    momentum=mom,
+                    precision=cfg.engine.precision,
+                    grad_clip=cfg.optim.grad_clip,
+                    nan_loss=step_no in self.faults.nan_loss,
+                    nan_grad=step_no in self.faults.nan_grad,
+                )
+                step_s = time.perf_counter() - t_step
+                c.step = step_no
+                c.samples_seen += sum(int(x.shape[0]) for x, _ in micro)
+                loss = stats.loss if stats.finite else None
+                c.losses.append({"step": step_no, "loss": loss})
+                if stats.finite:
+                    c.consecutive = 0
+                    c.last_finite = stats.loss
+                else:
+                    c.n_nonfinite += 1
+                    c.consecutive += 1
+                    log.warning(
+                        "step %d: non-finite loss %s or gradient norm %s (%d in a row); update and EMA "
+                        "skipped; sample ids %s",
+                        step_no, stats.loss, stats.grad_norm, c.consecutive, ids,
+                    )  # fmt: skip
+                record = {
+                    "step": step_no,
+                    "loss": loss,
+                    "lr": lr,
+                    "wd": wd,
+                    "ema": mom,
+                    "grad_norm": stats.grad_norm if math.isfinite(stats.grad_norm) else None,
+                    "finite": stats.finite,
+                    "samples_seen": c.samples_seen,
+                    "step_s": step_s,
+                    "wall_s": c.wall_before + (time.perf_counter() - c.t_start),
+                }
+                logged = step_no % cfg.engine.log_every == 0 or step_no == total
+                if logged:
+                    metrics.append(record)
+                if self.progress is not None:
+                    info: dict[str, Any] = {"loss": loss, "lr": lr}
+                    if c.n_nonfinite:
+                        info["skipped"] = c.n_nonfinite
+                    self.progress(step_no, total, info)
+                self.faults.after_update(step_no)  # test-only: kill / exit before this step's checkpoint
+                if c.consecutive >= cfg.engine.max_nonfinite:
+                    raise self._nonfinite_error(step_no, c.consecutive, last_ckpt)
+                if step_no % cfg.engine.ckpt_every == 0 or step_no == total:
+                    metrics.sync()
+                    last_ckpt = self._save(step_no, c)
+        finally:
+            metrics.close()
+        losses = list(c.losses)
+        return TrainResult(
+            steps=c.step,
+            samples_seen=c.samples_seen,
+            wall_s=time.perf_counter() - t0,
+            final_loss=c.last_finite,
+            losses=losses,
+            n_nonfinite=c.n_nonfinite,
+            resumed_from=start if resumed else None,
+            checkpoint=str(last_ckpt) if last_ckpt else None,
+        )
+
+
+@dataclass
+class _Counters:
+    """Mutable counters of one fit (saved in checkpoints)."""
+
+    losses: deque[dict[str, Any]]
+    t_start: float
+    step: int = 0
+    samples_seen: int = 0
+    n_nonfinite: int = 0
+    consecutive: int = 0
+    last_finite: float | None = None
+    wall_before: float = 0.0
