@@ -406,7 +406,7 @@ def bench_engine(
     models: Annotated[
         list[str] | None, typer.Option("--model", help="model to time (repeatable)")
     ] = None,
-    batch: Annotated[int, typer.Option(help="batch size")] = 32,
+    batch: Annotated[int | None, typer.Option(help="batch size (default 32 on CPU, 256 on CUDA)")] = None,
     steps: Annotated[int, typer.Option(help="timed steps (median reported)")] = 10,
     warmup: Annotated[int, typer.Option(help="untimed warm-up steps")] = 3,
     threads: Annotated[int, typer.Option(help="torch threads")] = 2,

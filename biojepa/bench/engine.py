@@ -76,7 +76,9 @@ def _resolve_device(device: str) -> Any:
     return dev
 
 
-def _mask_source(grid: tuple[int, ...], keep: float, batch: int) -> tuple[str, str, Callable[[int], Any]]:
+def _mask_source(
+    grid: tuple[int, ...], keep: float, batch: int, seed: int = 0
+) -> tuple[str, str, Callable[[int], Any]]:
     """``(mask name, note, fn(step) -> masks)`` for a token grid with the keep ratio pinned to ``keep``."""
     import numpy as np
     import torch
@@ -88,7 +90,7 @@ def _mask_source(grid: tuple[int, ...], keep: float, batch: int) -> tuple[str, s
         k = min(max(math.ceil(keep * n), 1), n - 1)
 
         def contiguous(step: int) -> _FallbackMasks:
-            rng = np.random.default_rng([0, step])
+            rng = np.random.default_rng([seed, step])
             starts = rng.integers(0, n - k + 1, size=batch)  # (B,)
             ctx = np.stack([np.arange(s, s + k) for s in starts])  # (B, K)
             tgt = np.stack([np.setdiff1d(np.arange(n), row) for row in ctx])  # (B, N - K)
@@ -101,7 +103,10 @@ def _mask_source(grid: tuple[int, ...], keep: float, batch: int) -> tuple[str, s
         name, fn = "block1d", build_mask("block1d", {"keep_min": keep, "keep_max": keep})
     else:
         name, fn = "random_tokens", build_mask("random_tokens", {"keep": keep})
-    return name, "", lambda step: fn(grid, make_mask_rngs(0, step, range(step * batch, (step + 1) * batch)))
+    def masks(step: int) -> Any:
+        return fn(grid, make_mask_rngs(seed, step, range(step * batch, (step + 1) * batch)))
+
+    return name, "", masks
 
 
 def attention_backend(n_heads: int, head_dim: int, n_tokens: int, batch: int, device: Any, dtype: Any) -> str:
@@ -155,10 +160,12 @@ def _bench_model(
         opt = build_optimizer(model)
         tok = model.context_encoder.tokenizer
         grid = tuple(tok.grid((n_chans, n_times)))
-        mask_name, mask_note, make_masks = _mask_source(grid, keep, batch)
+        mask_name, mask_note, make_masks = _mask_source(grid, keep, batch, seed)
         gen = torch.Generator(device=dev).manual_seed(seed)
         times: list[float] = []
+        cpu_share: list[float] = []
         loss = float("nan")
+        skipped = 0
         masks = None
         for i in range(warmup + steps):
             x = torch.randn(batch, n_chans, n_times, generator=gen, device=dev)  # (B, C, T)
@@ -166,7 +173,7 @@ def _bench_model(
             if dev.type == "cuda":
                 masks = masks.to(dev)
             sync(dev)
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             stats = train_step(
                 model, opt, [(x, masks)], lr=_LR, weight_decay=_WD, momentum=_MOMENTUM, precision=precision
             )
@@ -174,7 +181,9 @@ def _bench_model(
             dt = time.perf_counter() - t0
             if i >= warmup:
                 times.append(dt)
+                cpu_share.append((time.process_time() - c0) / (dt * torch.get_num_threads()))
             loss = stats.loss
+            skipped += 0 if stats.finite else 1
     if probe is None:  # CUDA
         peak_mb = torch.cuda.max_memory_allocated(dev) / 2**20
         mem_method = "cuda_max_memory_allocated"
@@ -200,6 +209,7 @@ def _bench_model(
         "step_s": step_s,
         "step_s_min": min(times),
         "step_times_s": times,
+        "cpu_utilization": statistics.median(cpu_share) if dev.type == "cpu" else None,
         "steps": steps,
         "warmup": warmup,
         "peak_mem_mb": peak_mb,
@@ -216,6 +226,7 @@ def _bench_model(
         "mask": mask_name,
         "mask_note": mask_note,
         "final_loss": loss,
+        "nonfinite_steps": skipped,
     }
 
 
@@ -230,6 +241,7 @@ def run_engine_bench(
     device: str = "cpu",
     dtype: str | None = None,
     seed: int = 0,
+    matmul_n: int | None = None,
 ) -> dict[str, Any]:
     """Time the JEPA pretraining step of registered models.
 
@@ -242,27 +254,36 @@ def run_engine_bench(
         keep: context keep ratio, fixed for every batch (K = ceil(keep · N)).
         compile: also time each model under ``torch.compile`` (an extra ``.../compile`` row; a failed
             compilation is reported under ``errors``, not raised).
-        device: ``"cpu"`` or ``"cuda"``.
+        device: ``"cpu"``, ``"cuda"`` (or ``"cuda:N"``), or ``"auto"`` (CUDA when available).
         dtype: ``"fp32"`` or ``"bf16"`` (bf16 autocast, CUDA only); default fp32 on CPU, bf16 on CUDA.
         seed: seed of the model init, inputs and masks.
+        matmul_n: matrix size of the matmul-peak measurement; default 2048 on CPU, 8192 on CUDA.
 
     Returns:
         ``{"schema_version": 1, "status": "ok", "bench": "engine", "env": {...}, "rows": [...],
         "errors": [...]}`` — the DESIGN.md §5 ``bench`` schema; each row adds ``step_s_min``,
         ``mfu_or_peak_ratio`` (achieved GFLOP/s ÷ ``env.matmul_peak_gflops``) and details (``flops``
-        breakdown, ``mask``, ``linear_backend``, ``peak_mem_method``, ``final_loss``, ...).
+        breakdown, ``mask``, ``linear_backend``, ``peak_mem_method``, ``final_loss``,
+        ``cpu_utilization`` — the median over steps of process CPU time ÷ (wall time × threads); well
+        below 1 on CPU means other processes competed for the cores and the timing is pessimistic).
 
     Raises:
         ConfigError: invalid arguments (bad sizes, bf16 on CPU, CUDA not available).
         UnknownNameError: an unknown model name.
     """
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     if device not in _DEVICE_DEFAULTS and not str(device).startswith("cuda:"):
-        raise ConfigError(f"device must be 'cpu' or 'cuda', found {device!r}")
+        raise ConfigError(f"device must be 'cpu', 'cuda' or 'auto', found {device!r}")
     default_batch, default_dtype = _DEVICE_DEFAULTS["cpu" if device == "cpu" else "cuda"]
     batch = default_batch if batch is None else batch
     dtype = default_dtype if dtype is None else dtype
     models = tuple(models) if not isinstance(models, str) else models
     _check_args(models, batch, steps, warmup, keep, device, dtype)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, found {seed!r}")
     from biojepa.models import get_spec
 
     for name in models:  # fail fast on unknown names, before minutes of timing
@@ -273,13 +294,12 @@ def run_engine_bench(
     errors: list[dict[str, str]] = []
     with num_threads(threads):
         env = env_info(str(dev))
-        peak = matmul_peak_gflops(None, n=2048 if dev.type == "cpu" else 8192, device=str(dev), dtype=dtype)
+        n = matmul_n if matmul_n is not None else (2048 if dev.type == "cpu" else 8192)
+        peak = matmul_peak_gflops(None, n=n, device=str(dev), dtype=dtype)
         env["matmul_peak_gflops"] = peak
-        env["matmul_peak_kernel"] = "engine linear (biojepa.nn.vit.linear), n=2048" if dev.type == "cpu" else (
-            f"engine linear ({dtype}), n=8192"
-        )
+        env["matmul_peak_kernel"] = f"biojepa.nn.vit.linear, {dtype}, n={n}"
         env["matmul_peak_gflops_torch_mm"] = matmul_peak_gflops(
-            None, n=2048 if dev.type == "cpu" else 8192, device=str(dev), dtype=dtype, kernel="torch_mm"
+            None, n=n, device=str(dev), dtype=dtype, kernel="torch_mm"
         )
         for name in models:
             for use_compile in (False, True) if compile else (False,):
@@ -293,7 +313,8 @@ def run_engine_bench(
                     try:
                         row = _bench_model(name, **kwargs)  # type: ignore[arg-type]
                     except Exception as exc:  # torch.compile needs a compiler toolchain; report, go on
-                        errors.append({"name": f"{name}/{dtype}/compile", "error": f"{type(exc).__name__}: {exc}"})
+                        msg = f"{type(exc).__name__}: {exc}"
+                        errors.append({"name": f"{name}/{dtype}/compile", "error": msg})
                         continue
                 row["mfu_or_peak_ratio"] = row["achieved_gflops"] / peak if peak > 0 else None
                 rows.append(row)

@@ -92,7 +92,9 @@ def matmul_peak_gflops(
     from biojepa.nn.vit import linear
 
     if isinstance(n, bool) or not isinstance(n, int) or n < 1 or repeats < 1:
-        raise ConfigError(f"matmul_peak_gflops needs n >= 1 and repeats >= 1, found n={n!r}, repeats={repeats!r}")
+        raise ConfigError(
+            f"matmul_peak_gflops needs n >= 1 and repeats >= 1, found n={n!r}, repeats={repeats!r}"
+        )
     if kernel not in ("engine", "torch_mm"):
         raise ConfigError(f"kernel must be 'engine' or 'torch_mm', found {kernel!r}")
     tdtype = _torch_dtype(dtype)
@@ -195,6 +197,18 @@ def _current_rss_bytes() -> int | None:
     return int(psutil.Process().memory_info().rss)
 
 
+def _malloc_trim() -> None:
+    """Give freed heap pages back to the OS (glibc), so an earlier peak's leftovers do not hide this one."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (e.g. musl)
+        pass
+
+
 @dataclass
 class MemoryProbe:
     """Peak resident memory (RSS) of this process over a region, minus the RSS when it started.
@@ -208,9 +222,10 @@ class MemoryProbe:
     * ``"ru_maxrss"``: the lifetime peak from ``resource.getrusage`` (cannot be reset: an earlier, larger peak
       hides this region's).
 
-    RSS counts every page the process touches — model, optimizer state, activations, the allocator's cached
-    but free blocks — so it is an upper bound on what the computation needs, and on CUDA the benchmark reports
-    ``torch.cuda.max_memory_allocated`` instead.
+    :meth:`start` first calls glibc's ``malloc_trim(0)`` so that memory freed by earlier work does not sit in
+    the baseline and get reused unseen. RSS counts every page the process touches — model, optimizer state,
+    activations, the allocator's free-but-kept blocks — so it is an upper bound on what the computation needs;
+    on CUDA the benchmark reports ``torch.cuda.max_memory_allocated`` instead.
     """
 
     interval_s: float = 0.005
@@ -221,7 +236,8 @@ class MemoryProbe:
     _thread: threading.Thread | None = None
 
     def start(self) -> MemoryProbe:
-        """Reset the high-water mark and record the starting RSS."""
+        """Return freed heap memory to the OS, reset the high-water mark and record the starting RSS."""
+        _malloc_trim()
         self._base = _current_rss_bytes() or 0
         self._peak = self._base
         if _status_kb("VmHWM") is not None:

@@ -84,14 +84,18 @@ def patch_embed_macs_per_token(spec: Any) -> int:
     convolution weights counted, which is exact for linear patch projections (kernel = stride).
     """
     tok = spec.tokenizer
-    dim = spec.encoder.dim
     if tok.kind == "patch1d":
-        return int(tok.args["n_channels"]) * int(tok.args["patch_size"]) * dim
+        return int(tok.args["n_channels"]) * int(tok.args["patch_size"]) * spec.encoder.dim
+    return _counted_macs_per_token(spec)
+
+
+def _counted_macs_per_token(spec: Any) -> int:
+    """Weights of the tokenizer's Linear / convolution layers (= MACs per token for a linear projection)."""
     from torch import nn
 
     from biojepa.nn.tokenizers import build_tokenizer
 
-    module = build_tokenizer(tok.kind, dim=dim, **tok.args)
+    module = build_tokenizer(spec.tokenizer.kind, dim=spec.encoder.dim, **spec.tokenizer.args)
     layers = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
     return int(sum(m.weight.numel() for m in module.modules() if isinstance(m, layers)))
 

@@ -18,6 +18,7 @@ _COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("GFLOP/sample", "gflop_per_sample", "{:.3f}"),
     ("GFLOP/s", "achieved_gflops", "{:.1f}"),
     ("of peak", "mfu_or_peak_ratio", "{:.0%}"),
+    ("cpu util", "cpu_utilization", "{:.0%}"),
     ("attention", "attention_backend", "{}"),
 )
 
@@ -53,9 +54,13 @@ def format_table(result: Mapping[str, Any]) -> str:
     """
     env = result.get("env", {})
     peak = env.get("matmul_peak_gflops")
-    head = (
-        f"torch {env.get('torch', '?')} | device {env.get('device', '?')} | threads {env.get('threads', '?')} | "
-        f"matmul peak {_cell('{:.0f}', peak)} GFLOP/s"
+    head = " | ".join(
+        [
+            f"torch {env.get('torch', '?')}",
+            f"device {env.get('device', '?')}",
+            f"threads {env.get('threads', '?')}",
+            f"matmul peak {_cell('{:.0f}', peak)} GFLOP/s",
+        ]
     )
     if env.get("cpu_linear_backend"):
         head += f" (linear kernel: {env['cpu_linear_backend']})"

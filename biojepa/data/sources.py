@@ -76,7 +76,7 @@ _SYNTH_PARAMS = tuple(f.name for f in dataclasses.fields(SyntheticSpec))
 
 @DATASETS.register("synthetic", modality="synthetic")
 class SyntheticSource:
-    """Generated signals with planted structure (see :mod:`biojepa.data.synthetic`); no files needed."""
+    """Generated signals with a planted task (see :mod:`biojepa.data.synthetic`); no files needed."""
 
     id = "synthetic"
 
@@ -97,8 +97,8 @@ class SyntheticSource:
         Args:
             root: must be ``None`` (the data is generated).
             cache_dir: unused (nothing is written).
-            params: any of ``n_records, n_channels, n_times, sfreq, n_classes, noise, seed,
-                random_polarity`` (see :class:`~biojepa.data.synthetic.SyntheticSpec`).
+            params: any of ``n_records, n_channels, n_times, sfreq, n_classes, noise, amplitude, seed``
+                (see :class:`~biojepa.data.synthetic.SyntheticSpec`).
 
         Returns:
             An :class:`~biojepa.data.cache.ArrayStore` with ``labels`` set.

@@ -6,11 +6,12 @@ optional bias-free Linear/LayerNorm (as in ECG-JEPA), LayerNorm eps 1e-6, and tr
 residual output projections scaled by ``1/sqrt(2·depth)``.
 
 Every projection goes through :func:`linear` / :class:`Linear`, a drop-in for ``F.linear`` / ``nn.Linear``
-(same parameters, same ``state_dict``) that, for float32 on x86-64 CPUs, runs the forward product and the
-input gradient through oneDNN instead of the BLAS library. The result is the same fp32 matrix product, but
+(same parameters, same ``state_dict``) that, for float32 on x86-64 CPUs, runs the forward product and both
+gradients through oneDNN instead of the BLAS library (products of at least :data:`ONEDNN_MIN_MACS`
+multiply-accumulates; smaller ones stay with ``F.linear``). The result is the same fp32 matrix product, but
 summed in a different order, so it can differ from ``F.linear`` in the last bits. On this project's
-AMD EPYC benchmark machine the MKL GEMM behind ``F.linear`` runs at about 190 GFLOP/s on 2 threads and
-oneDNN at about 420 GFLOP/s (docs/benchmarks.md). Choose the kernel with the ``BIOJEPA_CPU_LINEAR``
+AMD EPYC benchmark machine the MKL GEMM behind ``F.linear`` runs at 190-230 GFLOP/s on 2 threads and
+oneDNN at 420-475 GFLOP/s, which makes the ViT-XS pretraining step about 1.5x faster (docs/benchmarks.md). Choose the kernel with the ``BIOJEPA_CPU_LINEAR``
 environment variable (``auto`` (the default), ``onednn`` or ``aten``) or with
 :func:`set_cpu_linear_backend`. CUDA, autocast, other dtypes and ``torch.compile`` always use ``F.linear``.
 """
@@ -26,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
+
+from biojepa.errors import ConfigError
 
 __all__ = [
     "Attention",
@@ -43,6 +46,9 @@ __all__ = [
 #: Environment variable choosing the CPU float32 linear kernel: ``auto`` | ``onednn`` | ``aten``.
 CPU_LINEAR_ENV = "BIOJEPA_CPU_LINEAR"
 _BACKENDS = ("auto", "onednn", "aten")
+#: Products smaller than this many multiply-accumulates stay with ``F.linear``: for them oneDNN's per-call
+#: overhead and its one-off kernel generation for every new shape (~1 ms) cost more than its faster GEMM.
+ONEDNN_MIN_MACS = 1 << 21
 _onednn_ok: bool | None = None  # resolved lazily by _onednn_enabled()
 
 
@@ -55,7 +61,7 @@ def _onednn_op() -> Any | None:
 
 
 def _onednn_selfcheck(op: Any) -> bool:
-    """True when ``op`` reproduces ``F.linear`` and its input gradient on a small float32 problem."""
+    """True when ``op`` reproduces ``F.linear`` and both of its gradients on a small float32 problem."""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3, 5, 24, generator=g)  # (B, N, Din)
     w = torch.randn(16, 24, generator=g)  # (Dout, Din)
@@ -78,7 +84,7 @@ def _onednn_selfcheck(op: Any) -> bool:
 
 def _resolve(choice: str) -> bool:
     if choice not in _BACKENDS:
-        raise ValueError(
+        raise ConfigError(
             f"unknown CPU linear backend {choice!r} (from {CPU_LINEAR_ENV} or set_cpu_linear_backend); "
             f"expected one of {', '.join(_BACKENDS)}"
         )
@@ -115,7 +121,7 @@ def set_cpu_linear_backend(name: str = "auto") -> str:
         The backend now in use, ``"onednn"`` or ``"aten"``.
 
     Raises:
-        ValueError: an unknown name.
+        ConfigError: an unknown name.
         RuntimeError: ``"onednn"`` was asked for but is not usable.
     """
     global _onednn_ok
@@ -145,7 +151,9 @@ class _OneDnnLinear(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:  # type: ignore[override]
+    def backward(  # type: ignore[override]
+        ctx: Any, grad: Tensor
+    ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
         x, weight = ctx.saved_tensors
         grad = grad.contiguous()
         gx = gw = gb = None
@@ -182,7 +190,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         and weight.dtype == torch.float32
         and x.dim() >= 2
         and weight.dim() == 2
-        and x.numel() > 0
+        and x.numel() * weight.shape[0] >= ONEDNN_MIN_MACS
         and not torch.is_autocast_enabled("cpu")
         and not torch.compiler.is_compiling()
         and torch.backends.mkldnn.enabled

@@ -1,0 +1,118 @@
+"""README and docs stay true: the two commands, CI's use of them, and every command / snippet shown."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import REPO_ROOT
+
+DOC_FILES = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+
+
+def _blocks(text: str, lang: str) -> list[str]:
+    return re.findall(rf"^```{lang}\n(.*?)^```", text, flags=re.S | re.M)
+
+
+def _marked_command(marker: str) -> str:
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    m = re.search(rf"<!-- {marker} -->\n```bash\n(.*?)\n```", text, flags=re.S)
+    assert m, f"README.md lacks the {marker} block"
+    return m.group(1).strip()
+
+
+def test_readme_gives_the_two_commands() -> None:
+    main = _marked_command("main-command")
+    test = _marked_command("test-command")
+    assert "\n" not in main and "\n" not in test, "each command is one line a user can paste"
+    for cmd in (main, test):
+        assert cmd.startswith("python3.11 -m venv .venv && ")
+        assert "pip install -c constraints/ci.txt torch==2.13.0" in cmd
+    assert main.endswith("biojepa pretrain synthetic")
+    assert '".[bio]"' in main and '".[bio,test]"' in test
+    assert test.endswith('python -m pytest -m "not gpu and not full_env"')
+
+
+def test_ci_runs_the_readme_commands_and_treats_no_tests_as_failure() -> None:
+    ci = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "readme_command test-command" in ci and "readme_command main-command" in ci
+    assert '"$rc" -eq 5' in ci
+    assert "BIOJEPA_REQUIRE_REALDATA=1" in ci
+
+
+def test_constraints_pin_every_core_dependency() -> None:
+    pins = {line.split("==")[0].lower() for line in (REPO_ROOT / "constraints" / "ci.txt").read_text().split()
+            if "==" in line}
+    for dep in ("torch", "numpy", "scipy", "pandas", "scikit-learn", "pydantic", "pyyaml", "typer", "rich",
+                "safetensors", "wfdb", "h5py", "mne", "nilearn", "nibabel", "pytest", "hypothesis"):
+        assert dep in pins, f"constraints/ci.txt does not pin {dep}"
+
+
+def _doc_commands() -> list[tuple[str, list[list[str]]]]:
+    out = []
+    for path in DOC_FILES:
+        cmds = []
+        for block in _blocks(path.read_text(encoding="utf-8"), "bash"):
+            for line in block.splitlines():
+                line = line.split("  #")[0].strip()
+                if line.startswith("biojepa "):
+                    cmds.append(shlex.split(line)[1:])
+        if cmds:
+            out.append((path.name, cmds))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("doc", "commands"), _doc_commands(), ids=[d for d, _ in _doc_commands()])
+def test_every_documented_cli_command_runs(doc: str, commands: list[list[str]], tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from biojepa.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    for args in commands:
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, f"{doc}: `biojepa {' '.join(args)}` exited {res.exit_code}:\n{res.output}"
+
+
+def _doc_snippets() -> list[tuple[str, str]]:
+    """All runnable python blocks of each doc file, joined in order (later blocks reuse earlier names)."""
+    out = []
+    for path in DOC_FILES:
+        blocks = [b for b in _blocks(path.read_text(encoding="utf-8"), "python")
+                  if not b.lstrip().startswith("# sketch")]
+        if blocks:
+            out.append((path.name, "\n".join(blocks)))
+    return out
+
+
+@pytest.mark.parametrize(("where", "code"), _doc_snippets(), ids=[w for w, _ in _doc_snippets()])
+def test_documented_python_snippets_run(where: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, where, "exec"), {"__name__": "__doc_snippet__"})
+
+
+DOCTEST_MODULES = ["biojepa.registry", "biojepa.config", "biojepa.models", "biojepa.io", "biojepa.api"]
+
+
+@pytest.mark.parametrize("module", DOCTEST_MODULES)
+def test_docstring_examples(module: str) -> None:
+    mod = importlib.import_module(module)
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{module} has no docstring example"
+    assert result.failed == 0
+
+
+def test_mkdocs_nav_lists_every_page_and_only_existing_pages() -> None:
+    import yaml
+
+    nav = yaml.safe_load((REPO_ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
+    pages = {next(iter(item.values())) for item in nav}
+    on_disk = {p.name for p in (REPO_ROOT / "docs").glob("*.md")}
+    assert pages == on_disk
