@@ -42,6 +42,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from biojepa._fs import fsync_dir as _fsync_dir
 from biojepa._version import __version__
 from biojepa.data.record import Record
 from biojepa.errors import ConfigError, CorruptRecordError, DataError
@@ -133,24 +134,6 @@ class CacheReport:
 # ---------------------------------------------------------------------------------------------------------
 # writing
 # ---------------------------------------------------------------------------------------------------------
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_text(path: Path, text: str) -> None:
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write(text)

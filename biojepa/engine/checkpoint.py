@@ -19,7 +19,6 @@ checkpoint. Loading verifies the manifest first and never unpickles arbitrary ob
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -33,6 +32,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from biojepa._fs import fsync_dir as _fsync_dir
+from biojepa._fs import fsync_file as _fsync_file
+from biojepa._fs import sha256_file as _sha256
 from biojepa.errors import CheckpointError
 
 __all__ = [
@@ -58,7 +60,6 @@ MANIFEST_FILE = "manifest.json"
 FORMAT = "biojepa-checkpoint"
 FORMAT_VERSION = 1
 _NAME_RE = re.compile(r"^step_(\d{8,})$")
-_CHUNK = 1 << 20
 
 
 def checkpoint_name(step: int) -> str:
@@ -69,35 +70,6 @@ def checkpoint_name(step: int) -> str:
 
 
 # -- small file helpers --------------------------------------------------------------------------------
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory descriptors
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_text(path: Path, text: str) -> None:
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)

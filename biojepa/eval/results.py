@@ -25,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
+from biojepa._fs import fsync_dir as _fsync_dir
 from biojepa.errors import DataError
 
 __all__ = ["SCHEMA_VERSION", "EvalResult", "ResultRow", "error_payload", "summarise_seeds", "write_json"]
@@ -211,17 +212,3 @@ def write_json(path: str | os.PathLike[str], payload: BaseModel | Mapping[str, A
         raise
     _fsync_dir(path.parent)
     return path
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable where the OS allows opening directories (POSIX)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some filesystems refuse directory fsync
-        pass
-    finally:
-        os.close(fd)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -13,6 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from biojepa._fs import fsync_dir as _fsync_dir
+from biojepa._fs import sha256_file
 from biojepa._version import __version__
 from biojepa.errors import CheckpointError
 
@@ -32,23 +33,6 @@ WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 README_NAME = "README.md"
 FORMAT_VERSION = 1
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def save_pretrained(
