@@ -54,17 +54,13 @@ USAGE_ERRORS = (ConfigError, UnknownNameError, NotAvailableError)
 
 #: which issue brings each not-yet-available command (shown in the exit-2 message)
 PENDING = {
-    "pretrain ecg": "the ECG adapter (ECG-JEPA pretraining on the ten databases)",
     "pretrain eeg": "the EEG adapter (Signal-JEPA)",
     "pretrain fmri": "the fMRI adapter (Brain-JEPA)",
-    "finetune ptbxl": "the ECG adapter (PTB-XL benchmark evaluation)",
     "finetune bci": "the EEG adapter (BCI paradigms MI / ERP / SSVEP)",
     "finetune fmri": "the fMRI adapter",
     "encode": "the encode() issue (clinician-facing embedding API)",
     "fmri gradients": "the fMRI adapter (brain-gradient positioning)",
-    "datasets prepare": "the ECG adapter (cache building for real corpora)",
     "datasets verify": "the reliability issue (header scan and quarantine report)",
-    "bench ecg": "the ECG adapter",
     "bench encode": "the encode() issue",
     "bench eeg": "the EEG adapter",
     "bench fmri": "the fMRI adapter",
@@ -181,7 +177,7 @@ ResumeOpt = Annotated[str, typer.Option("--resume", help="'auto': continue from 
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the result as JSON to this path.")]
 OverridesArg = Annotated[list[str] | None, typer.Argument(help="key.sub=value overrides, e.g. engine.steps=50")]
 
-DEFAULT_RECIPES = {"synthetic": "synthetic/tiny"}
+DEFAULT_RECIPES = {"synthetic": "synthetic/tiny", "ecg": "ecg/demo"}
 
 
 def pretrain_command(
@@ -198,19 +194,24 @@ def pretrain_command(
 
     if resume not in ("auto", "none"):
         raise ConfigError(f"--resume must be 'auto' or 'none', got {resume!r}")
+    from biojepa.config import list_recipes, load_recipe
+
     ovr = list(overrides or [])
     name = recipe or DEFAULT_RECIPES[modality]
-    cfg = resolve_config(name, ovr)
-    if cfg.modality != modality:
-        raise ConfigError(f"recipe {name!r} is for modality {cfg.modality!r}, not {modality!r}")
-    if data:
+    if "/" not in name and not name.endswith((".yaml", ".yml")) and f"{modality}/{name}" in list_recipes():
+        name = f"{modality}/{name}"  # --recipe vit_xs means ecg/vit_xs under `pretrain ecg`
+    raw = load_recipe(name)
+    if data:  # the given sources replace the recipe's; key=value overrides apply afterwards
         from biojepa.data.sources import parse_data_arg
 
         sources = []
         for arg in data:
             ds_id, root = parse_data_arg(arg)
             sources.append({"id": ds_id, "root": str(root)})
-        cfg = resolve_config(cfg.model_dump(mode="json"), [f"data.sources={json.dumps(sources)}"])
+        raw = {**raw, "data": {**dict(raw.get("data") or {}), "sources": sources}}
+    cfg = resolve_config(raw, ovr)
+    if cfg.modality != modality:
+        raise ConfigError(f"recipe {name!r} is for modality {cfg.modality!r}, not {modality!r}")
     run_dir = out or Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     from biojepa.engine.pretrain import run_pretrain
 
@@ -229,6 +230,24 @@ def _pretrain(modality: str, recipe: str | None, data: list[str] | None, out: Pa
             f"done: {result['steps']} steps, {result['samples_seen']} samples in {result['wall_s']:.1f} s, "
             f"final loss {result['final_loss']:.4f}\nmodel: {result['model_dir']}"
         )
+        _echo_datasets(result)
+
+
+def _echo_datasets(result: Mapping[str, Any]) -> None:
+    """One line per data source: records used, quarantined, duplicates dropped, source facts (e.g. file rates)."""
+    from biojepa.io import read_config
+
+    try:
+        training = read_config(result["model_dir"]).get("training") or {}
+    except (BioJepaError, OSError, ValueError):
+        training = {}
+    for ds_id, info in (result.get("datasets") or {}).items():
+        prov = ((training.get("datasets") or {}).get(ds_id) or {}).get("provenance") or {}
+        facts = [f"{k}={v}" for k, v in prov.items() if k != "root" and not isinstance(v, (dict, list))]
+        if prov.get("folds"):
+            facts.insert(0, f"folds={','.join(map(str, prov['folds']))}")
+        _echo(f"data {ds_id}: {info['n_records']} records, {info.get('n_quarantined', 0)} quarantined, "
+              f"{info.get('n_duplicates_dropped', 0)} duplicates dropped" + (f" ({', '.join(facts)})" if facts else ""))
 
 
 @pretrain_app.command("synthetic")
@@ -259,7 +278,24 @@ def _pending_pretrain(modality: str) -> Any:
     return command
 
 
-for _m in ("ecg", "eeg", "fmri"):
+@pretrain_app.command("ecg")
+def pretrain_ecg(
+    recipe: RecipeOpt = None,
+    data: DataOpt = None,
+    out: OutOpt = None,
+    resume: ResumeOpt = "none",
+    json_path: JsonOpt = None,
+    overrides: OverridesArg = None,
+) -> None:
+    """Pretrain ECG-JEPA. No options: the CPU demo on the embedded synthetic 12-lead corpus (ecg/demo).
+
+    Real data: --recipe vit_xs|vit_s|vit_b|demo --data ptbxl=DIR --data wfdb=DIR2 ... (each ID is a dataset
+    card, `biojepa datasets list`); parameters of a source as data.<id>.<param>=value, e.g. data.ptbxl.folds=1-6.
+    """
+    _pretrain("ecg", recipe, data, out, resume, json_path, overrides)
+
+
+for _m in ("eeg", "fmri"):
     pretrain_app.command(_m)(_pending_pretrain(_m))
 
 
@@ -274,7 +310,53 @@ def _pending(command_name: str) -> Any:
     return command
 
 
-for _name in ("ptbxl", "bci", "fmri"):
+@finetune_app.command("ptbxl")
+def finetune_ptbxl(
+    model: Annotated[list[str], typer.Option("--model", help="model directory, or random:<name> (e.g. "
+                                                "random:ecg_vit_xs); repeat to pair one model with each seed")],
+    data_root: Annotated[Path, typer.Option("--data-root", help="PTB-XL folder (ptbxl_database.csv, records100/...)")],
+    task: Annotated[str, typer.Option(help="all|diagnostic|subdiagnostic|superdiagnostic|form|rhythm|"
+                                           "superdiagnostic_single")] = "all",
+    mode: Annotated[str, typer.Option(help="linear|pooled_lr|finetune_after_linear|finetune")] = "linear",
+    train_folds: Annotated[str, typer.Option("--train-folds", help="training folds")] = "1-8",
+    val_folds: Annotated[str, typer.Option("--val-folds", help="validation folds (model selection)")] = "9",
+    test_folds: Annotated[str, typer.Option("--test-folds", help="test folds")] = "10",
+    sfreq: Annotated[int, typer.Option("--sfreq", help="which files to read: 100 or 500 (Hz)")] = 500,
+    seeds: Annotated[int, typer.Option("--seeds", help="number of seeds (0..N-1)")] = 3,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", help="cap on training steps")] = None,
+    baselines: Annotated[str, typer.Option(help="comma list of random_init,handcrafted,scratch ('' for none)")]
+    = "random_init,handcrafted",
+    window_s: Annotated[float, typer.Option("--window-s", help="training/evaluation window (s)")] = 2.5,
+    stride_s: Annotated[float, typer.Option("--stride-s", help="evaluation window stride (s)")] = 1.25,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="bootstrap resamples of the 95 % CI")] = 1000,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="signal cache (default: shared cache)")]
+    = None,
+    device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "cpu",
+    json_path: JsonOpt = None,
+) -> None:
+    """Evaluate an ECG model on the PTB-XL benchmark (ECG-JEPA protocol) with baselines."""
+    with _command(json_path, "finetune ptbxl"):
+        from biojepa.adapters.ecg.ptbxl_eval import PtbxlEvalConfig, run_ptbxl
+        from biojepa.engine.trainer import resolve_device
+
+        cfg = PtbxlEvalConfig(
+            model=list(model), data_root=data_root, task=task, mode=mode, train_folds=train_folds, val_folds=val_folds,
+            test_folds=test_folds, sfreq_files=sfreq, seeds=seeds, max_steps=max_steps,
+            baselines=tuple(b.strip() for b in baselines.split(",") if b.strip()), window_s=window_s,
+            stride_s=stride_s, n_boot=n_boot, cache_dir=cache_dir, device=str(resolve_device(device)),
+        )
+        result = run_ptbxl(cfg, progress=_echo)
+        if json_path is not None:
+            _write_json(json_path, result)
+        _echo(f"PTB-XL {task} ({mode}), test folds {result['folds']['test']}, records {result['n_records']}")
+        for r in result["rows"]:
+            ci = r.get("ci95") or [float("nan"), float("nan")]
+            _echo(f"  {r['variant']:<12} macro AUC {r['value']:.3f} ± {r['std']:.3f} (95% CI {ci[0]:.3f}-{ci[1]:.3f}; "
+                  f"val {r['val_value']:.3f}; {len(r['seeds'])} seed(s)"
+                  + (f"; dropped {r['dropped_labels']}" if r["dropped_labels"] else "") + ")")
+
+
+for _name in ("bci", "fmri"):
     finetune_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
         _pending(f"finetune {_name}")
     )
@@ -284,11 +366,11 @@ app.command("encode", context_settings={"allow_extra_args": True, "ignore_unknow
 fmri_app.command("gradients", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     _pending("fmri gradients")
 )
-for _name in ("prepare", "verify"):
+for _name in ("verify",):
     datasets_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
         _pending(f"datasets {_name}")
     )
-for _name in ("ecg", "encode", "eeg", "fmri"):
+for _name in ("encode", "eeg", "fmri"):
     bench_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
         _pending(f"bench {_name}")
     )
@@ -400,6 +482,49 @@ def datasets_info(ds_id: Annotated[str, typer.Argument(help="dataset id")], json
             _write_json(json_path, {"schema_version": 1, "status": "ok", "card": card.model_dump(mode="json")})
 
 
+@datasets_app.command("prepare")
+def datasets_prepare(
+    ds_id: Annotated[str, typer.Argument(help="dataset id (`biojepa datasets list`)")],
+    root: Annotated[Path, typer.Option("--root", help="the dataset folder")],
+    sfreq: Annotated[float, typer.Option("--sfreq", help="model sampling rate to resample to (Hz)")] = 500.0,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="cache root (default: $BIOJEPA_HOME/cache)")]
+    = None,
+    workers: Annotated[int, typer.Option(help="reader processes")] = 1,
+    max_bad_fraction: Annotated[float, typer.Option("--max-bad-fraction", help="fail above this bad fraction")]
+    = 0.05,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="rebuild an existing cache")] = False,
+    progress: Annotated[str, typer.Option(help="auto | rich | plain | none")] = "auto",
+    json_path: JsonOpt = None,
+    params: Annotated[list[str] | None, typer.Argument(help="dataset parameters key=value, e.g. folds=1-6")] = None,
+) -> None:
+    """Read a dataset once into the memory-mapped cache that pretraining reuses (with a quarantine report)."""
+    with _command(json_path, "datasets prepare"):
+        import yaml
+
+        from biojepa.data.sources import resolve_source
+        from biojepa.engine.pretrain import default_cache_dir
+
+        source = resolve_source(ds_id)
+        if not hasattr(source, "prepare"):
+            raise ConfigError(f"dataset {ds_id!r} is generated in memory; there is nothing to prepare")
+        kv: dict[str, Any] = {"workers": workers, "max_bad_fraction": max_bad_fraction}
+        for item in params or []:
+            if "=" not in item:
+                raise ConfigError(f"dataset parameter {item!r} must look like key=value (e.g. folds=1-6)")
+            k, v = item.split("=", 1)
+            kv[k.strip()] = yaml.safe_load(v)
+        with _Progress(progress, f"prepare {ds_id}") as bar:
+            res = source.prepare(root, cache_dir=cache_dir or default_cache_dir(), sfreq=sfreq, params=kv,
+                                 progress=lambda k, n: bar(k, n), rebuild=rebuild)
+        out = {"schema_version": 1, "status": "ok", "dataset": ds_id, **res.as_dict()}
+        _echo(f"{ds_id}: {res.n_ok} records cached, {res.n_quarantined} quarantined "
+              f"({'built' if res.built else 'reused'}) in {res.cache_path}")
+        if res.n_quarantined:
+            _echo(f"quarantine report: {res.cache_path / 'quarantine.csv'}")
+        if json_path is not None:
+            _write_json(json_path, out)
+
+
 # -- bench ----------------------------------------------------------------------------------------------
 @bench_app.command("engine")
 def bench_engine(
@@ -424,6 +549,36 @@ def bench_engine(
         if models:
             kwargs["models"] = tuple(models)
         result = bench.run("engine", **kwargs)
+        _echo(bench.format_table(result))
+        if json_path is not None:
+            _write_json(json_path, {"status": "ok", **result})
+
+
+@bench_app.command("ecg")
+def bench_ecg(
+    models: Annotated[list[str] | None, typer.Option("--model", help="ECG model to time (repeatable)")] = None,
+    records: Annotated[int, typer.Option(help="synthetic WFDB records written for the cache benchmark")] = 64,
+    batch: Annotated[int, typer.Option(help="CPU training batch")] = 32,
+    steps: Annotated[int, typer.Option(help="timed training steps (median reported)")] = 10,
+    warmup: Annotated[int, typer.Option(help="untimed warm-up steps")] = 3,
+    threads: Annotated[int, typer.Option(help="torch threads")] = 2,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda (auto adds bf16 CUDA rows when available)")]
+    = "auto",
+    data_steps: Annotated[int, typer.Option("--data-steps", help="batches timed in the data stages")] = 50,
+    build_repeats: Annotated[int, typer.Option("--build-repeats", help="timed cache builds")] = 3,
+    cuda_batch: Annotated[int, typer.Option("--cuda-batch", help="batch of the bf16 CUDA rows")] = 256,
+    json_path: JsonOpt = None,
+) -> None:
+    """ECG pipeline: cache build records/s, sampler crops/s, ECG-JEPA pretraining samples/s (and data/train ratio)."""
+    with _command(json_path, "bench ecg"):
+        from biojepa import bench
+
+        kwargs: dict[str, Any] = {"n_records": records, "batch": batch, "steps": steps, "warmup": warmup,
+                                  "threads": threads, "device": device, "data_steps": data_steps,
+                                  "build_repeats": build_repeats, "cuda_batch": cuda_batch}
+        if models:
+            kwargs["models"] = tuple(models)
+        result = bench.run("ecg", **kwargs)
         _echo(bench.format_table(result))
         if json_path is not None:
             _write_json(json_path, {"status": "ok", **result})

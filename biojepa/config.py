@@ -186,10 +186,14 @@ def load_recipe(recipe: str | Path) -> dict[str, Any]:
 def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """Apply ``a.b.c=value`` overrides to a nested mapping (values are parsed as YAML scalars).
 
+    ``data.<source id>.<param>=value`` sets ``params[param]`` of the data source with that id (e.g.
+    ``data.ptbxl.folds=1-6``).
+
     Raises:
         ConfigError: an override is not of the form ``key.path=value``, or walks into a non-mapping.
     """
     out = json.loads(json.dumps(config))  # deep copy of plain data
+    data_fields = set(DataConfig.model_fields)
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like section.key=value (e.g. engine.steps=100)")
@@ -201,6 +205,21 @@ def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError as exc:
             raise ConfigError(f"override {item!r}: cannot parse value {raw!r}: {exc}") from exc
+        if len(parts) >= 3 and parts[0] == "data" and parts[1] not in data_fields:
+            # data.<source id>.<param>=value sets a parameter of that source (e.g. data.ptbxl.folds=1-6)
+            sources = (out.get("data") or {}).get("sources") or []
+            hits = [s for s in sources if isinstance(s, dict) and s.get("id") == parts[1]]
+            if not hits:
+                ids = [s.get("id") for s in sources if isinstance(s, dict)]
+                raise ConfigError(
+                    f"override {item!r}: {parts[1]!r} is neither a data setting ({', '.join(sorted(data_fields))}) "
+                    f"nor a configured data source ({', '.join(map(str, ids)) or 'none'})"
+                )
+            node = hits[0].setdefault("params", {})
+            for p in parts[2:-1]:
+                node = node.setdefault(p, {})
+            node[parts[-1]] = value
+            continue
         node: Any = out
         for i, p in enumerate(parts):
             last = i == len(parts) - 1

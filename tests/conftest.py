@@ -67,6 +67,21 @@ def _guarded_connect_ex(self: socket.socket, address: object) -> int:
     return _real_connect_ex(self, address)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Point ``$BIOJEPA_HOME`` (weights, dataset caches) at a session temp dir: tests never touch ~/.cache."""
+    home = tmp_path_factory.mktemp("biojepa_home")
+    old = {k: os.environ.get(k) for k in ("BIOJEPA_HOME", "BIOJEPA_CACHE_DIR")}
+    os.environ["BIOJEPA_HOME"] = str(home)
+    os.environ.pop("BIOJEPA_CACHE_DIR", None)
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 @pytest.fixture(autouse=True)
 def _block_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)

@@ -72,3 +72,14 @@ def test_non_mapping_recipe(tmp_path: Path) -> None:
     p.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_recipe(p)
+
+
+def test_data_source_parameter_overrides_by_id() -> None:
+    from biojepa.config import apply_overrides
+
+    base = {"data": {"sources": [{"id": "wfdb", "root": "/a"}, {"id": "ptbxl", "root": "/b", "params": {"x": 1}}]}}
+    out = apply_overrides(base, ["data.ptbxl.folds=1-6", "data.wfdb.workers=4", "data.batch_size=8"])
+    assert out["data"]["sources"][1]["params"] == {"x": 1, "folds": "1-6"}
+    assert out["data"]["sources"][0]["params"] == {"workers": 4} and out["data"]["batch_size"] == 8
+    with pytest.raises(ConfigError, match="neither a data setting"):
+        apply_overrides(base, ["data.georgia.prefixes=E"])

@@ -34,7 +34,7 @@ def test_readme_gives_the_two_commands() -> None:
     for cmd in (main, test):
         assert cmd.startswith("python3.11 -m venv .venv && ")
         assert "pip install -c constraints/ci.txt torch==2.13.0" in cmd
-    assert main.endswith("biojepa pretrain synthetic")
+    assert main.endswith("biojepa pretrain ecg")
     assert '".[bio]"' in main and '".[bio,test]"' in test
     assert test.endswith('python -m pytest -m "not gpu and not full_env"')
 
@@ -72,9 +72,20 @@ def _doc_commands() -> list[tuple[str, list[list[str]]]]:
 @pytest.mark.parametrize(("doc", "commands"), _doc_commands(), ids=[d for d, _ in _doc_commands()])
 def test_every_documented_cli_command_runs(doc: str, commands: list[list[str]], tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
     from biojepa.cli import app
+    from tests.conftest import shared_data_dir
 
     monkeypatch.chdir(tmp_path)
+    if any("$BIOJEPA_SHARED_DATA" in a for args in commands for a in args):
+        shared = shared_data_dir()  # documented test-scale commands run on the shared real recordings
+        if shared is None:
+            if os.environ.get("BIOJEPA_REQUIRE_REALDATA") == "1":
+                pytest.fail(f"{doc} shows commands on $BIOJEPA_SHARED_DATA but the shared data was not found")
+            pytest.skip(f"{doc} shows commands on $BIOJEPA_SHARED_DATA; the shared real data was not found")
+        monkeypatch.setenv("BIOJEPA_SHARED_DATA", str(shared))
+        commands = [[os.path.expandvars(a) for a in args] for args in commands]
     runner = CliRunner()
     for args in commands:
         res = runner.invoke(app, args)

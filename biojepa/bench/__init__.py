@@ -5,7 +5,7 @@ The import is cheap (no torch): each benchmark's module loads when it runs.
 Example:
     >>> from biojepa import bench
     >>> sorted(bench.BENCHES)
-    ['engine']
+    ['ecg', 'engine']
     >>> # result = bench.run("engine", models=("synthetic_vit_xs",))
     >>> # print(bench.format_table(result))
 """
@@ -37,6 +37,7 @@ def _lazy(module: str, attr: str) -> Callable[..., dict[str, Any]]:
 #: Benchmark name -> function returning a result dict in the DESIGN.md §5 ``bench`` schema.
 BENCHES: dict[str, Callable[..., dict[str, Any]]] = {
     "engine": _lazy("biojepa.bench.engine", "run_engine_bench"),
+    "ecg": _lazy("biojepa.bench.ecg", "run_ecg_bench"),
 }
 
 

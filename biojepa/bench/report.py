@@ -22,6 +22,19 @@ _COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("attention", "attention_backend", "{}"),
 )
 
+#: (header, row key, format) of the data-pipeline table (rows named ``data/<stage>``).
+_DATA_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("data stage", "name", "{}"),
+    ("batch", "batch", "{:d}"),
+    ("records/s", "records_per_s", "{:.1f}"),
+    ("samples/s", "samples_per_s", "{:.1f}"),
+    ("batches/s", "batches_per_s", "{:.1f}"),
+    ("s (med)", "step_s", "{:.4f}"),
+    ("s (min)", "step_s_min", "{:.4f}"),
+    ("peak MiB", "peak_mem_mb", "{:.0f}"),
+    ("cpu util", "cpu_utilization", "{:.0%}"),
+)
+
 
 def _cell(fmt: str, value: Any) -> str:
     if value is None:
@@ -50,7 +63,9 @@ def format_table(result: Mapping[str, Any]) -> str:
         result: the dict returned by :func:`biojepa.bench.run`.
 
     Returns:
-        A header line describing the environment, the table, and any errors, newline-separated.
+        A header line describing the environment, the table of the training rows, a table of the data-pipeline
+        rows (named ``data/<stage>``) when there are any, one ``check:`` line per entry of ``checks``, and
+        any errors, newline-separated.
     """
     env = result.get("env", {})
     peak = env.get("matmul_peak_gflops")
@@ -64,8 +79,17 @@ def format_table(result: Mapping[str, Any]) -> str:
     )
     if env.get("cpu_linear_backend"):
         head += f" (linear kernel: {env['cpu_linear_backend']})"
-    rows = [[_cell(fmt, r.get(key)) for _, key, fmt in _COLUMNS] for r in result.get("rows", [])]
-    lines = [head, *_table([h for h, _, _ in _COLUMNS], rows)]
+    all_rows = result.get("rows", [])
+    data = [r for r in all_rows if str(r.get("name", "")).startswith("data/")]
+    train = [r for r in all_rows if not str(r.get("name", "")).startswith("data/")]
+    lines = [head]
+    for columns, rows in ((_COLUMNS, train), (_DATA_COLUMNS, data)):
+        if rows or (columns is _COLUMNS and not data):
+            lines += ([""] if len(lines) > 1 else []) + _table(
+                [h for h, _, _ in columns], [[_cell(f, r.get(k)) for _, k, f in columns] for r in rows]
+            )
+    for key, value in result.get("checks", {}).items():
+        lines.append(f"check: {key} = {_cell('{:.2f}', value) if isinstance(value, float) else value}")
     notes = {r.get("mask_note") for r in result.get("rows", []) if r.get("mask_note")}
     lines += [f"note: {n}" for n in sorted(notes)]
     for err in result.get("errors", []):

@@ -208,6 +208,8 @@ def build_cache(
     max_bad_fraction: float = 0.05,
     progress: Callable[[int], None] | None = None,
     overwrite: bool = False,
+    extra_columns: tuple[str, ...] = (),
+    extra_meta: dict[str, Any] | None = None,
 ) -> CacheReport:
     """Preprocess records into a memory-mapped float16 cache directory (atomically).
 
@@ -221,6 +223,10 @@ def build_cache(
         progress: called with the number of items processed so far after each item.
         overwrite: replace an existing non-empty ``out_dir`` (the old one is removed only after the new
             one is complete).
+        extra_columns: keys of ``Record.meta`` written as additional ``index.csv`` columns (as text; empty
+            when a record lacks the key), e.g. a signal fingerprint or a fold. Read back by
+            :attr:`Cache.index`.
+        extra_meta: JSON-serialisable entries added to ``meta.json`` (e.g. the source parameters).
 
     Returns:
         A :class:`CacheReport`.
@@ -239,12 +245,18 @@ def build_cache(
         raise ConfigError(f"shard_bytes must be an integer >= 2, found {shard_bytes!r}")
     if not 0.0 <= float(max_bad_fraction) <= 1.0:
         raise ConfigError(f"max_bad_fraction must be in [0, 1], found {max_bad_fraction!r}")
+    extra_columns = tuple(extra_columns)
+    clash = sorted(set(extra_columns) & set(INDEX_COLUMNS))
+    if clash:
+        raise ConfigError(f"extra_columns {clash} clash with the built-in index columns {INDEX_COLUMNS}")
     _check_out_dir(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        rows, quarantined, n_clip, n_clip_rec, sizes = _write_shards(records, tmp, shard_bytes, progress)
+        rows, quarantined, n_clip, n_clip_rec, sizes = _write_shards(
+            records, tmp, shard_bytes, progress, extra_columns
+        )
         n_ok = sum(1 for r in rows if r["status"] == "ok")
         n_total = len(rows)
         q_text = _csv_text(
@@ -261,7 +273,7 @@ def build_cache(
                 f"(fraction {frac:.3f} > max_bad_fraction {max_bad_fraction:g}); see the report {report} "
                 "for the reasons, fix the data or raise max_bad_fraction"
             )
-        index_text = _csv_text(rows, INDEX_COLUMNS)
+        index_text = _csv_text(rows, INDEX_COLUMNS + extra_columns)
         _write_text(tmp / "index.csv", index_text)
         _write_text(tmp / "quarantine.csv", q_text)
         meta = {
@@ -277,6 +289,7 @@ def build_cache(
             "shards": [{"file": _SHARD_NAME.format(k), "n_elements": n} for k, n in enumerate(sizes)],
             "index_sha256": hashlib.sha256(index_text.encode("utf-8")).hexdigest(),
             "biojepa_version": __version__,
+            **({"extra": extra_meta} if extra_meta else {}),
         }
         _write_text(tmp / "meta.json", json.dumps(meta, indent=2) + "\n")
         _fsync_dir(tmp)
@@ -302,6 +315,7 @@ def _write_shards(
     tmp: Path,
     shard_bytes: int,
     progress: Callable[[int], None] | None,
+    extra_columns: tuple[str, ...] = (),
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str]], int, int, list[int]]:
     writer = _ShardWriter(tmp, shard_bytes)
     rows: list[dict[str, Any]] = []
@@ -323,6 +337,7 @@ def _write_shards(
                 "sfreq": 0.0,
                 "channels": "",
                 "units": "",
+                **{c: "" for c in extra_columns},
             }
         )
 
@@ -362,6 +377,7 @@ def _write_shards(
                             "sfreq": rec.sfreq,
                             "channels": ";".join(rec.channels),
                             "units": rec.units,
+                            **{c: _meta_text(rec.meta.get(c)) for c in extra_columns},
                         }
                     )
             if progress is not None:
@@ -369,6 +385,15 @@ def _write_shards(
     finally:
         writer.close()
     return rows, quarantined, n_clip, n_clip_rec, writer.sizes
+
+
+def _meta_text(value: Any) -> str:
+    """A metadata value as index text (lists joined with ';', None as empty)."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ";".join(str(v) for v in value)
+    return str(value)
 
 
 def _install(tmp: Path, out: Path) -> None:
@@ -491,6 +516,7 @@ class Cache:
                     "sfreq": ok["sfreq"].astype(np.float64),
                     "channels": ok["channels"].astype(str),
                     "units": ok["units"].astype(str),
+                    **{c: ok[c].astype(str) for c in table.columns if c not in INDEX_COLUMNS},
                 }
             )
         except (ValueError, TypeError) as exc:

@@ -40,8 +40,17 @@ class DatasetSource(Protocol):
     @property
     def card(self) -> DatasetCard: ...
 
-    def open(self, root: Path | None, *, cache_dir: Path, params: Mapping[str, Any]) -> Cache | ArrayStore:
-        """The records of the dataset under ``root``, preprocessed into ``cache_dir`` where needed."""
+    def open(
+        self, root: Path | None, *, cache_dir: Path, params: Mapping[str, Any], signal: Any = None
+    ) -> Cache | ArrayStore:
+        """The records of the dataset under ``root``, preprocessed into ``cache_dir`` where needed.
+
+        ``signal`` is the model's :class:`~biojepa.models.spec.SignalContract` (sampling rate, window,
+        normalisation): sources resample to its rate and may return a normalising view. A store may also
+        carry ``normalization`` (the statistics it applied), ``provenance`` (facts for the model card),
+        per-record ``fingerprints`` and ``exclude_fingerprints`` (signals that must never be trained on);
+        :func:`biojepa.engine.pretrain.run_pretrain` uses them when present.
+        """
         ...
 
 
@@ -91,12 +100,14 @@ class SyntheticSource:
         *,
         cache_dir: Path | None = None,
         params: Mapping[str, Any] | None = None,
+        signal: Any = None,
     ) -> ArrayStore:
         """Generate the data in memory.
 
         Args:
             root: must be ``None`` (the data is generated).
             cache_dir: unused (nothing is written).
+            signal: unused (the recipe sets the rate and length through ``params``).
             params: any of ``n_records, n_channels, n_times, sfreq, n_classes, noise, amplitude, seed``
                 (see :class:`~biojepa.data.synthetic.SyntheticSpec`).
 

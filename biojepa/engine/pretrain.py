@@ -26,7 +26,14 @@ from biojepa.errors import BioJepaError, ConfigError
 if TYPE_CHECKING:
     from biojepa.engine.trainer import ProgressFn
 
-__all__ = ["SCHEMA_VERSION", "resolve_weights", "run_pretrain"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "default_cache_dir",
+    "pooled_normalization",
+    "record_list_hash",
+    "resolve_weights",
+    "run_pretrain",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +44,12 @@ SCHEMA_VERSION = 1
 def resolve_weights(
     explicit: Mapping[str, float | None], card: Mapping[str, float | None], sizes: Mapping[str, int]
 ) -> dict[str, float]:
-    """Sampling weight of each source: the recipe's ``weight``, else the card's, else proportional to size.
+    """Sampling probability of each source: the recipe's ``weight``, else the card's published one, else size.
 
-    Either every source ends up with an explicit or card weight, or none does (then all are size-based);
-    mixing the two would compare unrelated scales.
+    Sources without a weight (neither in the recipe nor in their card, e.g. the generic ``wfdb`` folder)
+    get their share of the corpus by size, ``n_k / N`` with ``N`` all records of all sources; the sources
+    with a weight share the remaining probability in proportion to their weights. With no weight anywhere
+    this is plain size weighting; with a weight everywhere, plain weight normalisation.
 
     Args:
         explicit: the recipe's weight per source id (None when not set).
@@ -48,23 +57,45 @@ def resolve_weights(
         sizes: number of records per source id.
 
     Returns:
-        Unnormalised weights per source id (the sampler normalises them).
+        Probabilities per source id (summing to 1).
 
     Raises:
-        ConfigError: some sources have a weight and others do not.
+        ConfigError: a negative weight, or every weighted source has weight 0 while some probability is
+            left for them.
+
+    Example:
+        >>> resolve_weights({"a": None, "b": None}, {"a": 0.7, "b": None}, {"a": 100, "b": 300})
+        {'a': 0.25, 'b': 0.75}
     """
     chosen = {k: explicit.get(k) if explicit.get(k) is not None else card.get(k) for k in sizes}
-    missing = sorted(k for k, w in chosen.items() if w is None)
-    if len(missing) == len(chosen):
-        return {k: float(n) for k, n in sizes.items()}
-    if missing:
-        given = sorted(k for k in chosen if k not in missing)
+    for k, w in chosen.items():
+        if w is not None and not (float(w) >= 0 and float(w) < float("inf")):
+            raise ConfigError(f"sampling weight of {k!r} must be finite and >= 0, found {w!r}")
+    total = float(sum(sizes.values()))
+    if total <= 0:
+        raise ConfigError(f"the data sources hold no records ({dict(sizes)})")
+    unweighted = {k: sizes[k] / total for k, w in chosen.items() if w is None}
+    weighted = {k: float(w) for k, w in chosen.items() if w is not None}
+    left = 1.0 - sum(unweighted.values())
+    wsum = sum(weighted.values())
+    if weighted and left > 0 and wsum <= 0:
         raise ConfigError(
-            f"data sources {missing} have no sampling weight (neither in the recipe nor in their card) while "
-            f"{given} have one; set data.sources[].weight for every source, or for none (then weights are "
-            "proportional to dataset size)"
+            f"data sources {sorted(weighted)} all have weight 0; give at least one a positive weight"
         )
-    return {k: float(w) for k, w in chosen.items()}  # type: ignore[arg-type]
+    out = dict(unweighted)
+    for k, w in weighted.items():
+        out[k] = left * w / wsum if wsum > 0 else 0.0
+    return {k: out[k] for k in sizes}
+
+
+def default_cache_dir() -> Path:
+    """``$BIOJEPA_CACHE_DIR``, else ``$BIOJEPA_HOME/cache``: where prepared datasets are kept and reused."""
+    import os
+
+    from biojepa.io import biojepa_home
+
+    env = os.environ.get("BIOJEPA_CACHE_DIR")
+    return Path(env).expanduser() if env else biojepa_home() / "cache"
 
 
 @dataclass(frozen=True)
@@ -74,6 +105,8 @@ class _OpenSource:
     n_records: int
     n_quarantined: int
     license: str | None
+    n_duplicates: int = 0
+    provenance: Mapping[str, Any] | None = None
 
 
 def _open_sources(cfg: RunConfig, cache_dir: Path, spec: Any) -> dict[str, _OpenSource]:
@@ -87,7 +120,7 @@ def _open_sources(cfg: RunConfig, cache_dir: Path, spec: Any) -> dict[str, _Open
             raise ConfigError(f"data source {s.id!r} is listed twice; give each dataset once")
         source = resolve_source(s.id)
         root = Path(s.root).expanduser() if s.root else None
-        store = source.open(root, cache_dir=cache_dir, params=s.params)
+        store = source.open(root, cache_dir=cache_dir, params=s.params, signal=spec.signal)
         if store.n_records == 0:
             raise ConfigError(
                 f"data source {s.id!r} has no usable records (root {root}); check the data folder"
@@ -105,6 +138,7 @@ def _open_sources(cfg: RunConfig, cache_dir: Path, spec: Any) -> dict[str, _Open
             log.warning("no dataset card for %r (%s); its weight falls back to its size", s.id, exc)
             card_weight, licence = None, None
         opened[s.id] = (store, s.weight, card_weight, licence)
+    dups = _deduplicate(opened)
     sizes = {k: int(v[0].n_records) for k, v in opened.items()}
     weights = resolve_weights(
         {k: v[1] for k, v in opened.items()}, {k: v[2] for k, v in opened.items()}, sizes
@@ -116,9 +150,112 @@ def _open_sources(cfg: RunConfig, cache_dir: Path, spec: Any) -> dict[str, _Open
             n_records=sizes[k],
             n_quarantined=int((getattr(store, "meta", None) or {}).get("n_quarantined", 0) or 0),
             license=licence,
+            n_duplicates=dups.get(k, 0),
+            provenance=getattr(store, "provenance", None),
         )
         for k, (store, _, _, licence) in opened.items()
     }
+
+
+def _fingerprints(store: Any) -> list[str] | None:
+    fp = getattr(store, "fingerprints", None)
+    if fp is None:
+        try:
+            idx = store.index
+        except AttributeError:
+            return None
+        if "fingerprint" in getattr(idx, "columns", ()):
+            fp = [str(v) for v in idx["fingerprint"]]
+    return list(fp) if fp is not None else None
+
+
+def _deduplicate(opened: dict[str, tuple[Any, Any, Any, Any]]) -> dict[str, int]:
+    """Drop records whose signal fingerprint was seen in an earlier source, or is excluded by any source.
+
+    Sources are visited in the order given; a store without fingerprints is left as it is. Returns the
+    number of records dropped per source id (``opened`` is updated in place with subset views).
+    """
+    from biojepa.data.views import SubsetStore
+
+    excluded: set[str] = set()
+    for store, *_ in opened.values():
+        excluded |= set(getattr(store, "exclude_fingerprints", None) or ())
+    seen: set[str] = set()
+    dropped: dict[str, int] = {}
+    for k, (store, *rest) in list(opened.items()):
+        fps = _fingerprints(store)
+        if fps is None:
+            continue
+        keep = []
+        for i, fp in enumerate(fps):
+            if fp and (fp in seen or fp in excluded):
+                continue
+            if fp:
+                seen.add(fp)
+            keep.append(i)
+        n_drop = len(fps) - len(keep)
+        dropped[k] = n_drop
+        if n_drop:
+            log.warning(
+                "%s: %d records dropped: the same signal as an earlier record (of this or an earlier source) "
+                "or as a held-out record", k, n_drop,
+            )
+            sub = store.subset(keep) if hasattr(store, "subset") else SubsetStore(store, keep)
+            for attr in ("provenance", "normalization", "exclude_fingerprints"):
+                if hasattr(store, attr) and attr not in vars(sub):
+                    setattr(sub, attr, getattr(store, attr))
+            if getattr(store, "labels", None) is not None:
+                import numpy as np
+
+                sub.labels = np.asarray(store.labels)[np.asarray(keep, dtype=np.int64)]
+            if not sub.n_records:
+                raise ConfigError(f"data source {k!r}: every record duplicates an earlier source or a held-out one")
+            opened[k] = (sub, *rest)
+    return dropped
+
+
+def pooled_normalization(stats: Mapping[str, Mapping[str, Any]], weights: Mapping[str, float]) -> dict[str, Any]:
+    """Per-channel mean/std of the training mixture (each source's statistics weighted by its probability).
+
+    ``encode()`` uses the pooled statistics for input of unknown origin; the per-dataset statistics are
+    kept beside them (ECG-JEPA z-scores every dataset with its own).
+    """
+    import numpy as np
+
+    w = np.array([weights[k] for k in stats], dtype=np.float64)
+    w = w / w.sum()
+    means = np.array([stats[k]["mean"] for k in stats], dtype=np.float64)  # (S, C)
+    stds = np.array([stats[k]["std"] for k in stats], dtype=np.float64)  # (S, C)
+    mean = (w[:, None] * means).sum(axis=0)
+    var = (w[:, None] * (stds**2 + means**2)).sum(axis=0) - mean**2
+    return {
+        "mean": mean.tolist(),
+        "std": np.sqrt(np.maximum(var, 1e-12)).tolist(),
+        "pooled_over": {k: float(v) for k, v in zip(stats, w, strict=True)},
+        "per_dataset": {k: {kk: v[kk] for kk in ("mean", "std", "n_records") if kk in v} for k, v in stats.items()},
+    }
+
+
+def record_list_hash(sources: Mapping[str, Any]) -> tuple[str, int]:
+    """sha256 over the sorted ``"<source>/<record_id>"`` lines of every training record, and their count."""
+    import hashlib
+
+    lines = sorted(f"{k}/{v.store.record_id(i)}" for k, v in sources.items() for i in range(v.store.n_records))
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest(), len(lines)
+
+
+def _with_data_normalization(spec: Any, sources: Mapping[str, _OpenSource]) -> Any:
+    """The spec with the data's normalisation statistics in its signal contract (when the sources have them)."""
+    stats = {k: getattr(v.store, "normalization", None) for k, v in sources.items()}
+    if not stats or any(s is None for s in stats.values()):
+        return spec
+    pooled = pooled_normalization(stats, {k: v.weight for k, v in sources.items()})  # type: ignore[arg-type]
+    methods = {s["method"] for s in stats.values()}  # type: ignore[index]
+    norm = spec.signal.normalization.model_copy(
+        update={"method": methods.pop() if len(methods) == 1 else spec.signal.normalization.method,
+                "stats": pooled}
+    )
+    return spec.model_copy(update={"signal": spec.signal.model_copy(update={"normalization": norm})})
 
 
 def _check_out_dir(out_dir: Path, resume: bool) -> None:
@@ -183,9 +320,14 @@ def run_pretrain(
 
     # -- data ---------------------------------------------------------------------------------------
     out_dir.mkdir(parents=True, exist_ok=True)
-    cache_dir = Path(cfg.data.cache_dir).expanduser() if cfg.data.cache_dir else out_dir / "cache"
+    cache_dir = Path(cfg.data.cache_dir).expanduser() if cfg.data.cache_dir else default_cache_dir()
     sources = _open_sources(cfg, cache_dir, spec)
-    datasets = {k: {"n_records": v.n_records, "n_quarantined": v.n_quarantined} for k, v in sources.items()}
+    datasets = {
+        k: {"n_records": v.n_records, "n_quarantined": v.n_quarantined, "n_duplicates_dropped": v.n_duplicates}
+        for k, v in sources.items()
+    }
+    spec = _with_data_normalization(spec, sources)
+    rl_hash, rl_count = record_list_hash(sources)
 
     # -- model and data loader ----------------------------------------------------------------------------
     device = resolve_device(cfg.engine.device)
@@ -229,7 +371,13 @@ def run_pretrain(
         "steps": result.steps,
         "samples_seen": result.samples_seen,
         "final_loss": result.final_loss,
-        "datasets": {k: {**v, "license": sources[k].license} for k, v in datasets.items()},
+        "datasets": {
+            k: {**v, "license": sources[k].license, "weight": sources[k].weight,
+                **({"provenance": dict(sources[k].provenance)} if sources[k].provenance else {})}
+            for k, v in datasets.items()
+        },
+        "record_list_sha256": rl_hash,
+        "n_training_records": rl_count,
         "git_sha": git_sha(),
     }
     model_dir = save_pretrained(model.export_encoder(), out_dir / "model", training=training, overwrite=True)

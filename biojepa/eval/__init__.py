@@ -24,6 +24,9 @@ __all__ = [
     "BootstrapCI",
     "EvalResult",
     "FeatureSet",
+    "FinetuneConfig",
+    "FinetuneModel",
+    "FinetuneResult",
     "ProbeConfig",
     "ProbeResult",
     "ResultRow",
@@ -38,8 +41,10 @@ __all__ = [
     "extract_features",
     "extract_windows",
     "f1_macro",
+    "finetune",
     "pearson_r",
     "predict",
+    "predict_windows",
     "r2",
     "roc_auc_macro",
     "roc_auc_per_class",
@@ -59,12 +64,14 @@ _WHERE = {
     "biojepa.eval.windows": ("aggregate", "extract_windows", "window_starts"),
     "biojepa.eval.features": ("FeatureSet", "extract_features"),
     "biojepa.eval.probes": ("ProbeConfig", "ProbeResult", "predict", "train_probe"),
+    "biojepa.eval.finetune": ("FinetuneConfig", "FinetuneModel", "FinetuneResult", "finetune", "predict_windows"),
     "biojepa.eval.results": ("EvalResult", "ResultRow", "error_payload", "summarise_seeds", "write_json"),
 }  # fmt: skip
 _LAZY = {name: mod for mod, names in _WHERE.items() for name in names}
 
 if TYPE_CHECKING:  # pragma: no cover
     from biojepa.eval.features import FeatureSet, extract_features
+    from biojepa.eval.finetune import FinetuneConfig, FinetuneModel, FinetuneResult, finetune, predict_windows
     from biojepa.eval.metrics import (
         METRICS,
         AucReport,

@@ -23,6 +23,19 @@ def _fmt(v: Any) -> str:
     return "—" if v is None or v == "" else str(v)
 
 
+def _norm_text(norm: Mapping[str, Any]) -> str:
+    """One table cell describing the input normalisation (the statistics themselves stay in config.json)."""
+    text = str(norm.get("method", "none"))
+    if norm.get("clip") is not None:
+        text += f", clipped to ±{_fmt(norm['clip'])}"
+    stats = norm.get("stats") or {}
+    if "per_dataset" in stats:
+        text += f"; statistics of the training data ({', '.join(map(str, stats['per_dataset']))}) in config.json"
+    elif stats:
+        text += f" {_fmt(stats)}"
+    return text
+
+
 def render_model_card(config: Mapping[str, Any]) -> str:
     """Markdown model card with the signal contract, training data and licences, evaluation and intended use."""
     spec = config["spec"]
@@ -48,7 +61,7 @@ def render_model_card(config: Mapping[str, Any]) -> str:
         f"| channels ({len(sig['channels'])}) | {', '.join(sig['channels'])} |",
         f"| units | {sig['units']} |",
         f"| window | {sig['n_times']} samples |",
-        f"| normalisation | {sig['normalization']['method']} {_fmt(sig['normalization'].get('stats') or {})} |",
+        f"| normalisation | {_norm_text(sig['normalization'])} |",
         "",
         "## Architecture",
         "",
@@ -62,16 +75,23 @@ def render_model_card(config: Mapping[str, Any]) -> str:
         "",
     ]
     if train:
-        for key in ("recipe", "config_hash", "steps", "samples_seen", "final_loss", "record_list_sha256",
-                    "excluded", "git_sha"):
+        for key in ("recipe", "config_hash", "steps", "samples_seen", "final_loss", "n_training_records",
+                    "record_list_sha256", "excluded", "git_sha"):
             if key in train:
                 lines.append(f"- {key.replace('_', ' ')}: {_fmt(train[key])}")
         datasets = train.get("datasets") or {}
         if datasets:
-            lines += ["", "| dataset | records | licence |", "|---|---|---|"]
+            lines += ["", "| dataset | records | weight | duplicates dropped | excluded folds | licence |",
+                      "|---|---|---|---|---|---|"]
             for ds_id, info in datasets.items():
                 info = info or {}
-                lines.append(f"| {ds_id} | {_fmt(info.get('n_records'))} | {_fmt(info.get('license'))} |")
+                prov = info.get("provenance") or {}
+                excluded = prov.get("excluded_folds")
+                lines.append(
+                    f"| {ds_id} | {_fmt(info.get('n_records'))} | {_fmt(info.get('weight'))} | "
+                    f"{_fmt(info.get('n_duplicates_dropped'))} | {_fmt(excluded) if excluded else '—'} | "
+                    f"{_fmt(info.get('license'))} |"
+                )
             lines += ["", "Check each dataset's licence before any use; some are non-commercial."]
     else:
         lines.append("Randomly initialised (no training provenance recorded).")

@@ -50,7 +50,7 @@ def test_result_dict(finished: tuple[Any, Path, dict[str, Any]]) -> None:
     assert res["steps"] == 6 and res["samples_seen"] == 6 * 8
     assert [r["step"] for r in res["losses"]] == [3, 4, 5, 6]
     assert res["final_loss"] == res["losses"][-1]["loss"]
-    assert res["datasets"] == {"synthetic": {"n_records": 16, "n_quarantined": 0}}
+    assert res["datasets"] == {"synthetic": {"n_records": 16, "n_quarantined": 0, "n_duplicates_dropped": 0}}
     assert res["device"] == "cpu" and res["wall_s"] >= 0
     json.dumps(res, allow_nan=False)  # the --json file is strict JSON
 
@@ -106,8 +106,18 @@ def test_unknown_dataset_and_duplicate_sources(tmp_path: Path) -> None:
 
 def test_resolve_weights_precedence() -> None:
     sizes = {"a": 10, "b": 30}
-    assert resolve_weights({"a": None, "b": None}, {"a": None, "b": None}, sizes) == {"a": 10.0, "b": 30.0}
-    assert resolve_weights({"a": 2.0, "b": None}, {"a": 5.0, "b": 1.0}, sizes) == {"a": 2.0, "b": 1.0}
-    assert resolve_weights({"a": None, "b": None}, {"a": 5.0, "b": 1.0}, sizes) == {"a": 5.0, "b": 1.0}
-    with pytest.raises(ConfigError, match=r"sources \['b'\] have no sampling weight"):
-        resolve_weights({"a": 2.0, "b": None}, {"a": None, "b": None}, sizes)
+    assert resolve_weights({"a": None, "b": None}, {"a": None, "b": None}, sizes) == {"a": 0.25, "b": 0.75}
+    assert resolve_weights({"a": 2.0, "b": None}, {"a": 5.0, "b": 1.0}, sizes) == pytest.approx({"a": 2 / 3, "b": 1 / 3})
+    assert resolve_weights({"a": None, "b": None}, {"a": 5.0, "b": 1.0}, sizes) == pytest.approx({"a": 5 / 6, "b": 1 / 6})
+
+
+def test_resolve_weights_mixes_published_weights_with_size_for_the_rest() -> None:
+    # b has no weight: it gets its size share (30 of 100 records); a and c split the other 0.7 as 3:1
+    sizes = {"a": 50, "b": 30, "c": 20}
+    w = resolve_weights({"a": None, "b": None, "c": None}, {"a": 0.3, "b": None, "c": 0.1}, sizes)
+    assert w == pytest.approx({"a": 0.525, "b": 0.3, "c": 0.175})
+    assert sum(w.values()) == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="weight 0"):
+        resolve_weights({"a": 0.0, "b": None}, {"a": None, "b": None}, {"a": 1, "b": 1})
+    with pytest.raises(ConfigError, match=">= 0"):
+        resolve_weights({"a": -1.0, "b": None}, {"a": None, "b": None}, {"a": 1, "b": 1})

@@ -42,7 +42,7 @@ def test_config_and_card_content(saved: tuple[torch.nn.Module, Path]) -> None:
     assert cfg["spec"]["encoder"]["dim"] == 64
     card = (d / README_NAME).read_text()
     assert "Signal contract" in card and "Not for clinical diagnosis" in card
-    assert "| synthetic | 8 | CC0 |" in card
+    assert "| synthetic | 8 | — | — | — | CC0 |" in card  # dataset, records, weight, duplicates, folds, licence
 
 
 def test_refuses_to_overwrite(saved: tuple[torch.nn.Module, Path]) -> None:
