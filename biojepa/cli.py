@@ -58,10 +58,8 @@ PENDING = {
     "pretrain fmri": "the fMRI adapter (Brain-JEPA)",
     "finetune bci": "the EEG adapter (BCI paradigms MI / ERP / SSVEP)",
     "finetune fmri": "the fMRI adapter",
-    "encode": "the encode() issue (clinician-facing embedding API)",
     "fmri gradients": "the fMRI adapter (brain-gradient positioning)",
     "datasets verify": "the reliability issue (header scan and quarantine report)",
-    "bench encode": "the encode() issue",
     "bench eeg": "the EEG adapter",
     "bench fmri": "the fMRI adapter",
 }
@@ -360,9 +358,43 @@ for _name in ("bci", "fmri"):
     finetune_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
         _pending(f"finetune {_name}")
     )
-app.command("encode", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
-    _pending("encode")
-)
+@app.command("encode")
+def encode_command(
+    inputs: Annotated[list[Path], typer.Argument(help="WFDB records (.hea or base path), .npy arrays (C, T) or "
+                                                      "(B, C, T), or folders of WFDB records")],
+    model: Annotated[str, typer.Option("--model", help="model directory (RUN/model) or name.tag of local weights")],
+    out: Annotated[Path, typer.Option("--out", help="embeddings file: .parquet (needs pyarrow) or .npy")],
+    sfreq: Annotated[float | None, typer.Option(help="sampling rate of .npy inputs (Hz)")] = None,
+    channels: Annotated[str | None, typer.Option(help="comma-separated channel names of .npy inputs")] = None,
+    units: Annotated[str | None, typer.Option(help="input units (V, mV, uV) when not the model's")] = None,
+    allow_resample: Annotated[bool, typer.Option("--allow-resample", help="resample other rates")] = False,
+    stride: Annotated[int | None, typer.Option(help="window stride in samples for long records")] = None,
+    normalization: Annotated[str, typer.Option(help="contract | none | per_record | a dataset id")] = "contract",
+    nan: Annotated[str, typer.Option(help="raise | interpolate")] = "raise",
+    pad: Annotated[bool, typer.Option("--pad", help="zero-pad records shorter than the window")] = False,
+    missing_channels: Annotated[str, typer.Option("--missing-channels", help="raise | fill")] = "raise",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="windows per forward pass")] = 64,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+    progress: Annotated[str, typer.Option(help="auto | rich | plain | none")] = "auto",
+    json_path: JsonOpt = None,
+) -> None:
+    """Embed recordings: one row per record (record_id, n_windows, error, embedding); a bad record is reported."""
+    with _command(json_path, "encode"):
+        from biojepa.io.embeddings import run_encode
+
+        with _Progress(progress, "encode") as bar:
+            summary = run_encode(
+                inputs, model=model, out=out, sfreq=sfreq,
+                channels=[c.strip() for c in channels.split(",")] if channels else None, units=units,
+                allow_resample=allow_resample, stride=stride, normalization=normalization, nan=nan, pad=pad,
+                missing_channels=missing_channels, batch_size=batch_size, device=device, progress=bar,
+            )
+        _echo(f"{summary['n_ok']} records embedded ({summary['dim']} features), {summary['n_errors']} failed -> "
+              f"{summary['out']}")
+        for rid, err in summary["errors"][:20]:
+            _echo(f"  error {rid}: {err}")
+        if json_path is not None:
+            _write_json(json_path, {"schema_version": 1, "status": "ok", **summary})
 fmri_app.command("gradients", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     _pending("fmri gradients")
 )
@@ -370,7 +402,7 @@ for _name in ("verify",):
     datasets_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
         _pending(f"datasets {_name}")
     )
-for _name in ("encode", "eeg", "fmri"):
+for _name in ("eeg", "fmri"):
     bench_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
         _pending(f"bench {_name}")
     )
@@ -579,6 +611,33 @@ def bench_ecg(
         if models:
             kwargs["models"] = tuple(models)
         result = bench.run("ecg", **kwargs)
+        _echo(bench.format_table(result))
+        if json_path is not None:
+            _write_json(json_path, {"status": "ok", **result})
+
+
+@bench_app.command("encode")
+def bench_encode(
+    models: Annotated[list[str] | None, typer.Option("--model", help="ECG model to time (repeatable)")] = None,
+    records: Annotated[int, typer.Option(help="records per timed encode() call")] = 64,
+    repeats: Annotated[int, typer.Option(help="timed calls (median reported)")] = 3,
+    warmup: Annotated[int, typer.Option(help="untimed calls")] = 1,
+    batch: Annotated[int, typer.Option(help="windows per forward pass (encode batch_size)")] = 64,
+    threads: Annotated[int, typer.Option(help="torch threads")] = 2,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda (auto adds CUDA rows when available)")] = "auto",
+    cold_start: Annotated[bool, typer.Option("--cold-start/--no-cold-start", help="time a first call in a fresh "
+                                                                               "process")] = True,
+    json_path: JsonOpt = None,
+) -> None:
+    """biojepa.encode() throughput: records/s for 10-s 12-lead ECGs (ViT-XS, ViT-S) and the cold-start time."""
+    with _command(json_path, "bench encode"):
+        from biojepa import bench
+
+        kwargs: dict[str, Any] = {"n_records": records, "repeats": repeats, "warmup": warmup, "batch": batch,
+                                  "threads": threads, "device": device, "cold_start": cold_start}
+        if models:
+            kwargs["models"] = tuple(models)
+        result = bench.run("encode", **kwargs)
         _echo(bench.format_table(result))
         if json_path is not None:
             _write_json(json_path, {"status": "ok", **result})

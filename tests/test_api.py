@@ -57,7 +57,7 @@ def test_rate_units_nan_and_length_errors(model: torch.nn.Module, x: np.ndarray)
     bad[0, 1, 5] = np.nan
     with pytest.raises(ContractError, match="NaN"):
         biojepa.encode(bad, model, sfreq=128, channels=CH)
-    with pytest.raises(ContractError, match="window is 1024"):
+    with pytest.raises(ContractError, match="model window of 1024"):
         biojepa.encode(x[:, :, :500], model, sfreq=128, channels=CH)
     with pytest.raises(ContractError, match="cannot be converted"):
         biojepa.encode(x, model, sfreq=128, channels=CH, units="mV")

@@ -5,7 +5,7 @@ The import is cheap (no torch): each benchmark's module loads when it runs.
 Example:
     >>> from biojepa import bench
     >>> sorted(bench.BENCHES)
-    ['ecg', 'engine']
+    ['ecg', 'encode', 'engine']
     >>> # result = bench.run("engine", models=("synthetic_vit_xs",))
     >>> # print(bench.format_table(result))
 """
@@ -38,6 +38,7 @@ def _lazy(module: str, attr: str) -> Callable[..., dict[str, Any]]:
 BENCHES: dict[str, Callable[..., dict[str, Any]]] = {
     "engine": _lazy("biojepa.bench.engine", "run_engine_bench"),
     "ecg": _lazy("biojepa.bench.ecg", "run_ecg_bench"),
+    "encode": _lazy("biojepa.bench.encode", "run_encode_bench"),
 }
 
 
