@@ -23,6 +23,13 @@ def _fmt(v: Any) -> str:
     return "—" if v is None or v == "" else str(v)
 
 
+_LABELS = {
+    "config_hash": "recipe hash (sha256 of the resolved run configuration)",
+    "record_list_sha256": "training record list sha256 (sorted source/record ids)",
+    "n_training_records": "training records",
+}
+
+
 def _norm_text(norm: Mapping[str, Any]) -> str:
     """One table cell describing the input normalisation (the statistics themselves stay in config.json)."""
     text = str(norm.get("method", "none"))
@@ -78,7 +85,8 @@ def render_model_card(config: Mapping[str, Any]) -> str:
         for key in ("recipe", "config_hash", "steps", "samples_seen", "final_loss", "n_training_records",
                     "record_list_sha256", "excluded", "git_sha"):
             if key in train:
-                lines.append(f"- {key.replace('_', ' ')}: {_fmt(train[key])}")
+                label = _LABELS.get(key, key.replace("_", " "))
+                lines.append(f"- {label}: {_fmt(train[key])}")
         datasets = train.get("datasets") or {}
         if datasets:
             lines += ["", "| dataset | records | weight | duplicates dropped | excluded folds | licence |",
