@@ -81,8 +81,14 @@ def test_target_encoder_gets_no_gradient(cfg: Any) -> None:
     )
 
 
+#: parameters a mask needs beyond its defaults (spatial masks need channel positions on a unit head)
+MASK_TEST_PARAMS: dict[str, dict[str, object]] = {
+    "spatial": {"positions": [[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, -1.0, 0.0]]},
+}
+
+
 def _grid_for(name: str) -> tuple[int, ...]:
-    fn = build_mask(name, {})
+    fn = build_mask(name, MASK_TEST_PARAMS.get(name, {}))
     for grid in ((32,), (4, 8), (2, 4, 4)):
         try:
             fn(grid, make_mask_rngs(0, 0, [0]))
@@ -96,7 +102,7 @@ def _grid_for(name: str) -> tuple[int, ...]:
 def test_registered_masks_never_overlap_context_and_target(name: str) -> None:
     grid = _grid_for(name)
     n = math.prod(grid)
-    fn = build_mask(name, {})
+    fn = build_mask(name, MASK_TEST_PARAMS.get(name, {}))
     for step in range(5):
         ids = list(range(step * 6, step * 6 + 6))
         m = fn(grid, make_mask_rngs(3, step, ids))
