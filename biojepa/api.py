@@ -193,14 +193,12 @@ def _conform_channels(inp: _Input, spec: Any, missing_channels: str) -> np.ndarr
 
 
 def _interpolate(x: np.ndarray, record_id: str, present: np.ndarray) -> np.ndarray:
-    t = np.arange(x.shape[1])
-    for c in np.flatnonzero(present):
-        bad = ~np.isfinite(x[c])
-        if bad.all():
-            raise ContractError(f"record {record_id}: channel {c} has no finite value; it cannot be interpolated")
-        if bad.any():
-            x[c, bad] = np.interp(t[bad], t[~bad], x[c, ~bad])
-    return x
+    from biojepa.data.signal import fill_nonfinite
+
+    out, _, empty, _ = fill_nonfinite(x, np.flatnonzero(present))  # (C, T)
+    if empty.size:
+        raise ContractError(f"record {record_id}: channel {int(empty[0])} has no finite value; it cannot be interpolated")
+    return out
 
 
 def _check_units(x: np.ndarray, units: str | None, contract_units: str, record_id: str) -> np.ndarray:
@@ -326,7 +324,8 @@ def _windows(n_times: int, window: int, stride: int, pad: bool, record_id: str) 
 
 
 def _options(model: Any, window: int | str, stride: int | None, pool: str, normalization: Any, nan: str,
-             missing_channels: str, device: str) -> tuple[Any, int, int, str]:
+             missing_channels: str, device: str, allow_resample: bool) -> tuple[Any, int, int, str, dict[str, Any]]:
+    """Validate the options of encode() / encode_iter(): ``(encoder, window, stride, device, per-record opts)``."""
     import torch
     from torch import nn
 
@@ -352,7 +351,9 @@ def _options(model: Any, window: int | str, stride: int | None, pool: str, norma
         raise ContractError(f"nan must be 'raise' or 'interpolate', got {nan!r}")
     if missing_channels not in ("raise", "fill"):
         raise ContractError(f"missing_channels must be 'raise' or 'fill', got {missing_channels!r}")
-    return enc, win, step, device
+    opts = {"missing_channels": missing_channels, "nan": nan, "allow_resample": allow_resample,
+            "normalization": normalization}
+    return enc, win, step, device, opts
 
 
 def _embed(enc: Any, arrays: list[np.ndarray], starts: list[list[int]], window: int, batch_size: int, device: str,
@@ -406,9 +407,8 @@ def encode_iter(
     A record that breaks the contract (or cannot be read) yields ``embedding=None`` and ``error`` (the
     message); the others are embedded. Records are processed ``chunk_records`` at a time.
     """
-    enc, win, step, dev = _options(model, window, stride, pool, normalization, nan, missing_channels, device)
-    opts = {"missing_channels": missing_channels, "nan": nan, "allow_resample": allow_resample,
-            "normalization": normalization}
+    enc, win, step, dev, opts = _options(model, window, stride, pool, normalization, nan, missing_channels, device,
+                                         allow_resample)
     items = signal if isinstance(signal, (list, tuple)) and signal and _is_path(signal[0]) else None
     if items is not None:  # a list of paths: read lazily so one unreadable file is one error row
         sources: list[Any] = list(items)
@@ -490,9 +490,8 @@ def encode(
         ContractError: wrong or missing channels, rate, implausible units, NaN, a record shorter than the
             window, or an unusable model; the message names the record, what was found and how to fix it.
     """
-    enc, win, step, dev = _options(model, window, stride, pool, normalization, nan, missing_channels, device)
-    opts = {"missing_channels": missing_channels, "nan": nan, "allow_resample": allow_resample,
-            "normalization": normalization}
+    enc, win, step, dev, opts = _options(model, window, stride, pool, normalization, nan, missing_channels, device,
+                                         allow_resample)
     inputs = _inputs(signal, sfreq, channels, units)
     if not inputs:
         raise ContractError("nothing to encode: the input is empty")

@@ -109,7 +109,9 @@ def test_documented_python_snippets_run(where: str, code: str, tmp_path: Path, m
     exec(compile(code, where, "exec"), {"__name__": "__doc_snippet__"})
 
 
-DOCTEST_MODULES = ["biojepa.registry", "biojepa.config", "biojepa.models", "biojepa.io", "biojepa.api"]
+DOCTEST_MODULES = [
+    "biojepa.registry", "biojepa.config", "biojepa.models", "biojepa.io", "biojepa.api", "biojepa.data.signal",
+]
 
 
 @pytest.mark.parametrize("module", DOCTEST_MODULES)

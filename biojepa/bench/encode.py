@@ -65,7 +65,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from biojepa.bench.env import MemoryProbe, env_info, matmul_peak_gflops, num_threads, sync
+from biojepa.bench.env import DevicePeakMemory, env_info, matmul_peak_gflops, num_threads, sync
 from biojepa.bench.report import format_table
 from biojepa.errors import ConfigError
 
@@ -193,13 +193,7 @@ def _bench_model(
     walls: list[float] = []
     cpu_share: list[float] = []
     emb = None
-    gc.collect()
-    probe = None
-    if dev.type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(dev)
-    else:
-        probe = MemoryProbe().start()
+    memory = DevicePeakMemory(dev).start()
     for i in range(warmup + repeats):
         sync(dev)
         c0, t0 = time.process_time(), time.perf_counter()
@@ -209,10 +203,7 @@ def _bench_model(
         if i >= warmup:
             walls.append(dt)
             cpu_share.append((time.process_time() - c0) / (dt * torch.get_num_threads()))
-    if probe is None:
-        peak_mb, mem_method = torch.cuda.max_memory_allocated(dev) / 2**20, "cuda_max_memory_allocated"
-    else:
-        peak_mb, mem_method = probe.stop(), probe.method
+    peak_mb, mem_method = memory.stop()
     if emb is None or emb.shape != (n_records, model.num_features):
         raise RuntimeError(f"encode returned {getattr(emb, 'shape', None)}, expected {(n_records, model.num_features)}")
     n_tokens = math.prod(spec_num_tokens(spec))

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from biojepa.bench.env import MemoryProbe, env_info, matmul_peak_gflops, num_threads, sync
+from biojepa.bench.env import DevicePeakMemory, env_info, matmul_peak_gflops, num_threads, sync
 from biojepa.bench.report import format_table
 from biojepa.errors import ConfigError
 
@@ -145,13 +145,7 @@ def _bench_model(
     spec = get_spec(name)
     n_chans, n_times = len(spec.signal.channels), spec.signal.n_times
     precision = dtype
-    gc.collect()
-    probe = None
-    if dev.type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(dev)
-    else:
-        probe = MemoryProbe().start()
+    memory = DevicePeakMemory(dev).start()
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
         model = build_jepa(spec).to(dev).train()
@@ -184,12 +178,7 @@ def _bench_model(
                 cpu_share.append((time.process_time() - c0) / (dt * torch.get_num_threads()))
             loss = stats.loss
             skipped += 0 if stats.finite else 1
-    if probe is None:  # CUDA
-        peak_mb = torch.cuda.max_memory_allocated(dev) / 2**20
-        mem_method = "cuda_max_memory_allocated"
-    else:
-        peak_mb = probe.stop()
-        mem_method = probe.method
+    peak_mb, mem_method = memory.stop()
     n_ctx, n_tgt = int(masks.ctx_idx.shape[1]), int(masks.tgt_idx.shape[1])
     flops = jepa_step_flops(spec, n_ctx=n_ctx, n_tgt=n_tgt, n_tokens=math.prod(grid))
     e = spec.encoder

@@ -19,7 +19,7 @@ from typing import Any
 
 from biojepa.errors import ConfigError
 
-__all__ = ["MemoryProbe", "env_info", "matmul_peak_gflops", "num_threads", "sync"]
+__all__ = ["DevicePeakMemory", "MemoryProbe", "env_info", "matmul_peak_gflops", "num_threads", "sync"]
 
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
@@ -281,3 +281,36 @@ class MemoryProbe:
             scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
         return max(peak - self._base, 0) / 2**20
+
+
+class DevicePeakMemory:
+    """Peak memory of a timed region on ``device``: the CUDA allocator's peak, else :class:`MemoryProbe` (RSS).
+
+    ``start()`` collects garbage and resets the counter; ``stop()`` returns ``(peak MiB, method)``.
+    """
+
+    def __init__(self, device: Any) -> None:
+        self.device = device
+        self._probe: MemoryProbe | None = None
+
+    def start(self) -> DevicePeakMemory:
+        """Reset the peak counter of the device (or start the RSS probe on CPU)."""
+        import gc
+
+        import torch
+
+        gc.collect()
+        if getattr(self.device, "type", str(self.device)) == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(self.device)
+        else:
+            self._probe = MemoryProbe().start()
+        return self
+
+    def stop(self) -> tuple[float, str]:
+        """``(peak MiB since start, method)``."""
+        if self._probe is None:
+            import torch
+
+            return torch.cuda.max_memory_allocated(self.device) / 2**20, "cuda_max_memory_allocated"
+        return self._probe.stop(), self._probe.method

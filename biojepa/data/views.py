@@ -14,9 +14,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from biojepa.data.signal import RunningStats
 from biojepa.errors import ConfigError
 
-__all__ = ["NormalizedStore", "SubsetStore", "channel_stats"]
+__all__ = ["NormalizedStore", "SubsetStore", "channel_stats", "record_fingerprints"]
+
+
+def record_fingerprints(store: Any) -> list[str] | None:
+    """Per-record signal fingerprints of a store: its ``fingerprints``, else its index's ``fingerprint`` column."""
+    fp = getattr(store, "fingerprints", None)
+    if fp is None:
+        idx = getattr(store, "index", None)
+        if idx is None or "fingerprint" not in getattr(idx, "columns", ()):
+            return None
+        fp = [str(v) for v in idx["fingerprint"]]
+    return list(fp)
 
 
 class SubsetStore:
@@ -77,13 +89,8 @@ class SubsetStore:
     @property
     def fingerprints(self) -> list[str] | None:
         """Per-record signal fingerprints of the kept records (the store's, or its index column), if any."""
-        fp = getattr(self.store, "fingerprints", None)
-        if fp is None:
-            idx = getattr(self.store, "index", None)
-            if idx is None or "fingerprint" not in getattr(idx, "columns", ()):
-                return None
-            fp = [str(v) for v in idx["fingerprint"]]
-        return [fp[int(k)] for k in self.keep]
+        fp = record_fingerprints(self.store)
+        return None if fp is None else [fp[int(k)] for k in self.keep]
 
     def subset(self, keep: Sequence[int] | np.ndarray) -> SubsetStore:
         """The records ``keep`` of this view (indices in this view's numbering)."""
@@ -170,21 +177,14 @@ def channel_stats(store: Any, indices: Sequence[int] | np.ndarray | None = None)
     idx = np.arange(store.n_records) if indices is None else np.asarray(indices, dtype=np.int64)
     if idx.size == 0:
         raise ConfigError("cannot compute normalisation statistics from zero records")
-    n = 0
-    mean = m2 = np.zeros(0)
-    for i in idx:
+    first = np.asarray(store.get(int(idx[0])), dtype=np.float64)  # (C, T)
+    stats = RunningStats(first.shape[0])
+    stats.update(first)
+    for i in idx[1:]:
         x = np.asarray(store.get(int(i)), dtype=np.float64)  # (C, T)
-        if n and x.shape[0] != mean.shape[0]:
-            raise ConfigError(f"record {store.record_id(int(i))!r} has {x.shape[0]} channels, others {mean.shape[0]}")
-        mu = x.mean(axis=1)  # (C,)
-        if n == 0:
-            mean, m2 = mu, ((x - mu[:, None]) ** 2).sum(axis=1)
-        else:
-            nb = x.shape[1]
-            delta = mu - mean
-            tot = n + nb
-            mean = mean + delta * nb / tot
-            m2 = m2 + ((x - mu[:, None]) ** 2).sum(axis=1) + delta**2 * n * nb / tot
-        n += x.shape[1]
-    std = np.maximum(np.sqrt(m2 / max(n, 1)), 1e-6)
-    return mean, std, n
+        if x.shape[0] != stats.n_channels:
+            raise ConfigError(
+                f"record {store.record_id(int(i))!r} has {x.shape[0]} channels, others {stats.n_channels}"
+            )
+        stats.update(x)
+    return stats.mean, stats.std, stats.n

@@ -157,25 +157,15 @@ def _open_sources(cfg: RunConfig, cache_dir: Path, spec: Any) -> dict[str, _Open
     }
 
 
-def _fingerprints(store: Any) -> list[str] | None:
-    fp = getattr(store, "fingerprints", None)
-    if fp is None:
-        try:
-            idx = store.index
-        except AttributeError:
-            return None
-        if "fingerprint" in getattr(idx, "columns", ()):
-            fp = [str(v) for v in idx["fingerprint"]]
-    return list(fp) if fp is not None else None
-
-
 def _deduplicate(opened: dict[str, tuple[Any, Any, Any, Any]]) -> dict[str, int]:
     """Drop records whose signal fingerprint was seen in an earlier source, or is excluded by any source.
 
     Sources are visited in the order given; a store without fingerprints is left as it is. Returns the
     number of records dropped per source id (``opened`` is updated in place with subset views).
     """
-    from biojepa.data.views import SubsetStore
+    import numpy as np
+
+    from biojepa.data.views import SubsetStore, record_fingerprints
 
     excluded: set[str] = set()
     for store, *_ in opened.values():
@@ -183,7 +173,7 @@ def _deduplicate(opened: dict[str, tuple[Any, Any, Any, Any]]) -> dict[str, int]
     seen: set[str] = set()
     dropped: dict[str, int] = {}
     for k, (store, *rest) in list(opened.items()):
-        fps = _fingerprints(store)
+        fps = record_fingerprints(store)
         if fps is None:
             continue
         keep = []
@@ -205,8 +195,6 @@ def _deduplicate(opened: dict[str, tuple[Any, Any, Any, Any]]) -> dict[str, int]
                 if hasattr(store, attr) and attr not in vars(sub):
                     setattr(sub, attr, getattr(store, attr))
             if getattr(store, "labels", None) is not None:
-                import numpy as np
-
                 sub.labels = np.asarray(store.labels)[np.asarray(keep, dtype=np.int64)]
             if not sub.n_records:
                 raise ConfigError(f"data source {k!r}: every record duplicates an earlier source or a held-out one")

@@ -119,7 +119,7 @@ def run_encode(
     Raises:
         ConfigError: no inputs, an unsupported output suffix. A bad *record* never raises.
     """
-    from biojepa.api import encode_iter, resolve_model
+    from biojepa.api import EncodeResult, encode_iter, resolve_model
 
     Path(out)  # validate early
     if Path(out).suffix not in (".parquet", ".npy"):
@@ -137,16 +137,30 @@ def run_encode(
     errors: list[str | None] = []
     rows: list[np.ndarray] = []
     total = len(records)
-    for k, (rid, src) in enumerate(records):
-        try:
-            res = next(encode_iter([src] if isinstance(src, str) else src, enc, **options))
-            emb, err, nw = res.embedding, res.error, res.n_windows
-        except ContractError as exc:  # e.g. an array of the wrong rank
-            emb, err, nw = None, str(exc), 0
+
+    def results() -> Any:
+        # WFDB paths go through encode_iter together (read lazily, windows batched across records; a bad file is
+        # one error row); an array is one record of its own (a malformed one is one error row too)
+        k = 0
+        while k < total:
+            if isinstance(records[k][1], str):
+                j = k
+                while j < total and isinstance(records[j][1], str):
+                    j += 1
+                yield from encode_iter([src for _, src in records[k:j]], enc, **options)
+                k = j
+            else:
+                try:
+                    yield from encode_iter(records[k][1], enc, **options)
+                except ContractError as exc:  # e.g. an array of the wrong rank
+                    yield EncodeResult(records[k][0], None, error=str(exc))
+                k += 1
+
+    for k, ((rid, _), res) in enumerate(zip(records, results(), strict=True)):
         ids.append(rid)
-        n_win.append(nw)
-        errors.append(err)
-        rows.append(emb if emb is not None else np.full(dim, np.nan, dtype=np.float32))
+        n_win.append(res.n_windows)
+        errors.append(res.error)
+        rows.append(res.embedding if res.embedding is not None else np.full(dim, np.nan, dtype=np.float32))
         if progress is not None:
             progress(k + 1, total, {"errors": sum(e is not None for e in errors)})
     path = write_embeddings(out, ids, n_win, errors, np.stack(rows))

@@ -419,8 +419,6 @@ def _run_finetune(
 
 def run_ptbxl(cfg: PtbxlEvalConfig, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the PTB-XL evaluation and return the DESIGN.md §5 result dict (``rows`` per variant)."""
-    import torch
-
     from biojepa.adapters.ecg.features import handcrafted_features
     from biojepa.adapters.ecg.leads import STANDARD_LEADS
     from biojepa.eval.results import EvalResult
@@ -447,7 +445,6 @@ def run_ptbxl(cfg: PtbxlEvalConfig, progress: Callable[[str], None] | None = Non
     seeds = list(range(cfg.seeds))
     variants = ["pretrained"] + [b for b in BASELINES if b in cfg.baselines]
     rows: list[dict[str, Any]] = []
-    threads = torch.get_num_threads()
     for variant in variants:
         say(f"variant {variant} ({cfg.mode})")
         results: list[_SeedResult] = []
@@ -488,7 +485,6 @@ def run_ptbxl(cfg: PtbxlEvalConfig, progress: Callable[[str], None] | None = Non
                 results.append(_run_finetune(enc, data, cfg, seed, window, stride))
             say(f"  seed {seed}: val {results[-1].val_value:.4f}")
         rows.append(_row(variant, data, results, seeds, cfg.n_boot))
-    torch.set_num_threads(threads)
     result = EvalResult(
         task=cfg.task,
         mode=cfg.mode,

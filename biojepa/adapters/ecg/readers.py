@@ -317,6 +317,20 @@ def _gains_and_scales(signals: Sequence[_Signal], rows: Sequence[int], rid: str)
     return scales
 
 
+def _header_meta(fmt: str, base: Path, hdr: Any, names: Sequence[str], rows: Sequence[int]) -> dict[str, Any]:
+    """The metadata every header-based reader records for the kept rows (native names, units, gains)."""
+    kept = set(rows)
+    return {
+        "format": fmt,
+        "path": base.as_posix(),
+        "native_leads": [names[i] for i in rows],
+        "units_native": [hdr.signals[i].units for i in rows],
+        "gain": [hdr.signals[i].gain for i in rows],
+        "dropped_leads": [n for i, n in enumerate(names) if i not in kept],
+        "comments": list(hdr.comments),
+    }
+
+
 def _finish(
     rid: str,
     x: np.ndarray,
@@ -456,17 +470,7 @@ def read_wfdb(
     pos = {i: k for k, i in enumerate(wanted)}
     order = [pos[i] for i in rows]
     x = p[:, order].T * np.asarray(scales)[:, None]  # (C, T) in mV
-    kept = set(rows)
-    meta: dict[str, Any] = {
-        "format": "wfdb",
-        "path": base.as_posix(),
-        "native_leads": [names[i] for i in rows],
-        "units_native": [hdr.signals[i].units for i in rows],
-        "gain": [hdr.signals[i].gain for i in rows],
-        "dropped_leads": [n for i, n in enumerate(names) if i not in kept],
-        "comments": list(hdr.comments),
-    }
-    return _finish(rid, x, channels, hdr.fs, meta)
+    return _finish(rid, x, channels, hdr.fs, _header_meta("wfdb", base, hdr, names, rows))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -579,17 +583,10 @@ def read_cinc(
     baseline = np.array([hdr.signals[i].baseline for i in rows], dtype=np.float64)[:, None]  # (C, 1)
     gain = np.array([hdr.signals[i].gain for i in rows], dtype=np.float64)[:, None]  # (C, 1)
     x = (v - baseline) / gain * np.asarray(scales)[:, None]  # (C, T) in mV
-    kept = set(rows)
 
     fields = _comment_fields(hdr.comments)
-    meta: dict[str, Any] = {
-        "format": "cinc_mat",
-        "path": base.as_posix(),
-        "native_leads": [names[i] for i in rows],
-        "units_native": [hdr.signals[i].units for i in rows],
-        "gain": [hdr.signals[i].gain for i in rows],
-        "dropped_leads": [n for i, n in enumerate(names) if i not in kept],
-        "comments": list(hdr.comments),
+    meta = {
+        **_header_meta("cinc_mat", base, hdr, names, rows),
         "dx": _parse_dx(fields.get("dx")),
         "age": fields.get("age") or None,
         "sex": fields.get("sex") or None,

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.signal
 
+from biojepa.data.signal import RunningStats, fill_nonfinite, zero_phase_sos
 from biojepa.errors import CorruptRecordError
 
 __all__ = [
@@ -44,24 +44,21 @@ def interpolate_nans(x: np.ndarray, record_id: str, channels: Sequence[str] | No
     Raises:
         CorruptRecordError: a lead has no finite sample at all.
     """
-    x = np.array(x, dtype=np.float64, copy=True)  # (C, T)
-    bad = ~np.isfinite(x)
-    n_bad = int(bad.sum())
-    if n_bad:
-        t = np.arange(x.shape[1])
-        for c in np.flatnonzero(bad.any(axis=1)):
-            ok = ~bad[c]
-            if not ok.any():
-                name = channels[c] if channels is not None else f"#{c}"
-                raise CorruptRecordError(
-                    record_id, f"lead {name} has no finite sample (all NaN); the record cannot be used"
-                )
-            x[c, ~ok] = np.interp(t[~ok], t[ok], x[c, ok])
-    return x.astype(np.float32), n_bad
+    out, n_bad, empty, _ = fill_nonfinite(np.asarray(x, dtype=np.float64))  # (C, T)
+    if empty.size:
+        c = int(empty[0])
+        name = channels[c] if channels is not None else f"#{c}"
+        raise CorruptRecordError(record_id, f"lead {name} has no finite sample (all NaN); the record cannot be used")
+    return out.astype(np.float32), n_bad
 
 
 def resampled_length(n_times: int, sfreq: float, target_sfreq: float) -> int:
-    """``round(n_times * target / sfreq)``, the length after :func:`resample_fft`."""
+    """``round(n_times * target / sfreq)``, the length after :func:`resample_fft`.
+
+    Example:
+        >>> resampled_length(1000, 100.0, 500.0), resampled_length(4096, 400.0, 500.0)
+        (5000, 5120)
+    """
     return round(n_times * float(target_sfreq) / float(sfreq))
 
 
@@ -93,10 +90,7 @@ def highpass(x: np.ndarray, sfreq: float, cutoff_hz: float = 0.5, order: int = 4
         float32 ``(C, T)``.
     """
     sos = scipy.signal.butter(order, cutoff_hz, btype="highpass", fs=float(sfreq), output="sos")
-    x = np.asarray(x, dtype=np.float64)
-    # 3 s of even (mirror) padding: scipy's default 15-sample pad leaves ~2 s edge transients at 0.5 Hz
-    padlen = min(x.shape[-1] - 1, int(3 * float(sfreq)))
-    return scipy.signal.sosfiltfilt(sos, x, axis=-1, padtype="even", padlen=padlen).astype(np.float32)
+    return zero_phase_sos(x, sfreq, sos)
 
 
 def zscore(x: np.ndarray, mean: np.ndarray, std: np.ndarray, clip: float | None = 5.0) -> np.ndarray:
@@ -116,55 +110,8 @@ def zscore(x: np.ndarray, mean: np.ndarray, std: np.ndarray, clip: float | None 
     return out
 
 
-@dataclass
-class LeadStats:
-    """Streaming per-lead mean and standard deviation over many records (Chan et al. parallel update).
-
-    Example:
-        >>> s = LeadStats(2)
-        >>> s.update(np.array([[1.0, 3.0], [0.0, 0.0]]))
-        >>> s.update(np.array([[5.0], [2.0]]))
-        >>> s.mean.round(3).tolist(), s.n
-        ([3.0, 0.667], 3)
-    """
-
-    n_channels: int
-    n: int = 0
-    _mean: np.ndarray | None = None
-    _m2: np.ndarray | None = None
-
-    def update(self, x: np.ndarray) -> None:
-        """Add the samples of one ``(C, T)`` record."""
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[0] != self.n_channels:
-            raise ValueError(f"expected ({self.n_channels}, T) samples, found shape {x.shape}")
-        nb = x.shape[1]
-        if nb == 0:
-            return
-        mb = x.mean(axis=1)  # (C,)
-        m2b = ((x - mb[:, None]) ** 2).sum(axis=1)  # (C,)
-        if self._mean is None or self._m2 is None:
-            self._mean, self._m2, self.n = mb, m2b, nb
-            return
-        n = self.n + nb
-        delta = mb - self._mean
-        self._mean = self._mean + delta * nb / n
-        self._m2 = self._m2 + m2b + delta**2 * self.n * nb / n
-        self.n = n
-
-    @property
-    def mean(self) -> np.ndarray:
-        """``(C,)`` float64 means."""
-        if self._mean is None:
-            raise ValueError("no samples were added")
-        return self._mean
-
-    @property
-    def std(self) -> np.ndarray:
-        """``(C,)`` float64 population standard deviations (floored at 1e-6 so they can divide)."""
-        if self._m2 is None:
-            raise ValueError("no samples were added")
-        return np.maximum(np.sqrt(self._m2 / max(self.n, 1)), 1e-6)
+#: Streaming per-lead mean/std (the shared :class:`biojepa.data.signal.RunningStats`).
+LeadStats = RunningStats
 
 
 def fingerprint(x: np.ndarray) -> str:

@@ -57,6 +57,7 @@ from biojepa.adapters.eeg.positions import (
     standard_positions,
 )
 from biojepa.data.record import Record
+from biojepa.data.signal import fill_nonfinite
 from biojepa.errors import (
     BioJepaError,
     ConfigError,
@@ -172,23 +173,17 @@ def _interpolate(x: np.ndarray, rid: str, channels: Sequence[str]) -> tuple[np.n
 
     Returns ``(x without non-finite values, samples replaced, channels touched)``; an all-NaN channel raises.
     """
-    bad = ~np.isfinite(x)  # (C, T)
-    n_bad = int(bad.sum())
-    if not n_bad:
+    if np.isfinite(x).all():
         return x, 0, 0
-    x = x.copy()
-    t = np.arange(x.shape[1])
-    rows = np.flatnonzero(bad.any(axis=1))
-    for c in rows:
-        ok = ~bad[c]
-        if not ok.any():
-            raise CorruptRecordError(
-                rid,
-                f"channel {channels[c]} has no finite sample (all {x.shape[1]} are NaN/inf); drop the channel "
-                "(e.g. raw.drop_channels) or mark it bad and interpolate it before reading",
-            )
-        x[c, ~ok] = np.interp(t[~ok], t[ok], x[c, ok])
-    return x, n_bad, int(rows.size)
+    out, n_bad, empty, n_rows = fill_nonfinite(x)  # (C, T)
+    if empty.size:
+        c = int(empty[0])
+        raise CorruptRecordError(
+            rid,
+            f"channel {channels[c]} has no finite sample (all {x.shape[1]} are NaN/inf); drop the channel "
+            "(e.g. raw.drop_channels) or mark it bad and interpolate it before reading",
+        )
+    return out, n_bad, n_rows
 
 
 def _check_signal(x: Any, rid: str, what: str = "signal") -> np.ndarray:

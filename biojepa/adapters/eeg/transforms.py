@@ -11,6 +11,7 @@ from fractions import Fraction
 import numpy as np
 import scipy.signal
 
+from biojepa.data.signal import zero_phase_sos
 from biojepa.errors import ConfigError
 
 __all__ = ["SJEPA_BAND_HZ", "SJEPA_SFREQ", "bandpass", "preprocess_sjepa", "resample_poly"]
@@ -42,9 +43,7 @@ def bandpass(x: np.ndarray, sfreq: float, low_hz: float = 0.5, high_hz: float = 
             "lower the upper edge or use data sampled faster"
         )
     sos = scipy.signal.butter(order, [low_hz, high_hz], btype="bandpass", fs=float(sfreq), output="sos")
-    x = np.asarray(x, dtype=np.float64)
-    padlen = min(x.shape[-1] - 1, int(3 * float(sfreq)))
-    return scipy.signal.sosfiltfilt(sos, x, axis=-1, padtype="even", padlen=padlen).astype(np.float32)
+    return zero_phase_sos(x, sfreq, sos)
 
 
 def resample_poly(x: np.ndarray, sfreq: float, target_sfreq: float = SJEPA_SFREQ) -> np.ndarray:
