@@ -122,11 +122,47 @@ def _read_wfdb(path: str | os.PathLike[str]) -> _Input:
     return _Input(rec.signal, rec.sfreq, list(rec.channels), rec.units, str(path))
 
 
+#: File suffixes read as EEG recordings (through MNE) rather than WFDB records.
+EEG_FILE_SUFFIXES = (".edf", ".bdf", ".gdf", ".vhdr", ".set", ".fif")
+
+
+def _read_eeg(path: str | os.PathLike[str]) -> _Input:
+    from biojepa.adapters.eeg.readers import read_eeg_file
+
+    try:
+        rec = read_eeg_file(path, record_id=str(path))
+    except CorruptRecordError as exc:
+        raise ContractError(f"{path}: {exc.reason}") from None
+    return _Input(rec.signal, rec.sfreq, list(rec.channels), rec.units, str(path))
+
+
+def _mne_inputs(signal: Any) -> list[_Input] | None:
+    """``mne.io.Raw`` -> one record, ``mne.Epochs`` -> one record per epoch (µV); None for other objects."""
+    if hasattr(signal, "info") and hasattr(signal, "get_data") and hasattr(signal, "annotations") and not hasattr(
+        signal, "events"
+    ):
+        from biojepa.adapters.eeg.readers import read_raw
+
+        rec = read_raw(signal, record_id="0")
+        return [_Input(rec.signal, rec.sfreq, list(rec.channels), rec.units, "0")]
+    if hasattr(signal, "info") and hasattr(signal, "get_data") and hasattr(signal, "events"):
+        from biojepa.adapters.eeg.readers import read_epochs
+
+        x, _, names, _, fs = read_epochs(signal)  # (E, C, T) µV
+        return [_Input(x[i], fs, list(names), "uV", str(i)) for i in range(x.shape[0])]
+    return None
+
+
 def _inputs(signal: Any, sfreq: float | None, channels: Sequence[str] | None, units: str | None) -> list[_Input]:
     """Turn any supported input into a list of records."""
     chans = list(channels) if channels is not None else None
     if _is_path(signal):
+        if Path(signal).suffix.lower() in EEG_FILE_SUFFIXES or str(signal).lower().endswith(".fif.gz"):
+            return [_read_eeg(signal)]
         return [_read_wfdb(signal)]
+    mne_in = _mne_inputs(signal)
+    if mne_in is not None:
+        return mne_in
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas is a core dependency
@@ -186,8 +222,13 @@ def _conform_channels(inp: _Input, spec: Any, missing_channels: str) -> np.ndarr
         return x  # (C_model, T); missing leads are NaN until normalisation fills them with 0
     if missing_channels == "fill":
         raise ContractError(f"model {spec.name!r} does not support channel subsets (missing_channels='fill')")
+    given = list(inp.channels)
+    if spec.modality == "eeg":  # EEG names in any spelling (BCI2000 'Fc5.', 'CZ') match the montage's
+        from biojepa.adapters.eeg.positions import canonical_eeg_name
+
+        given = [canonical_eeg_name(c) for c in given]
     try:
-        return inp.x[match_channels(inp.channels, sig.channels)]  # (C_model, T)
+        return inp.x[match_channels(given, sig.channels)]  # (C_model, T)
     except ContractError as exc:
         raise ContractError(f"record {inp.record_id}: {exc}") from None
 
@@ -297,13 +338,22 @@ def _prepare(inp: _Input, spec: Any, opts: Mapping[str, Any]) -> np.ndarray:
                     f"record {inp.record_id}: the input is sampled at {float(inp.sfreq):g} Hz, the model expects "
                     f"{sig.sfreq:g} Hz; resample it, or pass allow_resample=True (FFT resampling)"
                 )
-            import scipy.signal
+            if spec.modality == "eeg":
+                from biojepa.adapters.eeg.transforms import resample_poly
 
-            n = round(x.shape[1] * sig.sfreq / float(inp.sfreq))
-            filled = np.nan_to_num(x)
-            x = scipy.signal.resample(filled.astype(np.float64), n, axis=1).astype(np.float32)  # (C, n)
+                x = resample_poly(np.nan_to_num(x), float(inp.sfreq), float(sig.sfreq)).astype(np.float32)  # (C, n)
+            else:
+                import scipy.signal
+
+                n = round(x.shape[1] * sig.sfreq / float(inp.sfreq))
+                filled = np.nan_to_num(x)
+                x = scipy.signal.resample(filled.astype(np.float64), n, axis=1).astype(np.float32)  # (C, n)
             x[~present] = np.nan
     x[present] = _check_units(x[present], inp.units, sig.units, inp.record_id)
+    if spec.modality == "eeg" and opts.get("preprocess", "auto") == "auto":
+        from biojepa.adapters.eeg.transforms import bandpass
+
+        x = bandpass(x, float(sig.sfreq)).astype(np.float32)  # (C, T) S-JEPA's 0.5-40 Hz zero-phase band-pass
     x = _normalise(x, spec, opts["normalization"], inp.record_id)
     x[~present] = 0.0  # a missing lead at its training mean (normalised space)
     return x

@@ -54,13 +54,10 @@ USAGE_ERRORS = (ConfigError, UnknownNameError, NotAvailableError)
 
 #: which issue brings each not-yet-available command (shown in the exit-2 message)
 PENDING = {
-    "pretrain eeg": "the EEG adapter (Signal-JEPA)",
     "pretrain fmri": "the fMRI adapter (Brain-JEPA)",
-    "finetune bci": "the EEG adapter (BCI paradigms MI / ERP / SSVEP)",
     "finetune fmri": "the fMRI adapter",
     "fmri gradients": "the fMRI adapter (brain-gradient positioning)",
     "datasets verify": "the reliability issue (header scan and quarantine report)",
-    "bench eeg": "the EEG adapter",
     "bench fmri": "the fMRI adapter",
 }
 
@@ -175,7 +172,7 @@ ResumeOpt = Annotated[str, typer.Option("--resume", help="'auto': continue from 
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the result as JSON to this path.")]
 OverridesArg = Annotated[list[str] | None, typer.Argument(help="key.sub=value overrides, e.g. engine.steps=50")]
 
-DEFAULT_RECIPES = {"synthetic": "synthetic/tiny", "ecg": "ecg/demo"}
+DEFAULT_RECIPES = {"synthetic": "synthetic/tiny", "ecg": "ecg/demo", "eeg": "eeg/demo"}
 
 
 def pretrain_command(
@@ -293,7 +290,24 @@ def pretrain_ecg(
     _pretrain("ecg", recipe, data, out, resume, json_path, overrides)
 
 
-for _m in ("eeg", "fmri"):
+@pretrain_app.command("eeg")
+def pretrain_eeg(
+    recipe: RecipeOpt = None,
+    data: DataOpt = None,
+    out: OutOpt = None,
+    resume: ResumeOpt = "none",
+    json_path: JsonOpt = None,
+    overrides: OverridesArg = None,
+) -> None:
+    """Pretrain S-JEPA on EEG. No options: the CPU demo on the embedded synthetic 19-channel corpus (eeg/demo).
+
+    Real data: --recipe sjepa_16s_r40 (or sjepa_{1s,4s,16s}_r{40,60,80}, demo) --data eegmmidb=DIR ...; the
+    model's channel table is the recipe's model.overrides.signal.channels (channels are matched by name).
+    """
+    _pretrain("eeg", recipe, data, out, resume, json_path, overrides)
+
+
+for _m in ("fmri",):
     pretrain_app.command(_m)(_pending_pretrain(_m))
 
 
@@ -354,14 +368,64 @@ def finetune_ptbxl(
                   + (f"; dropped {r['dropped_labels']}" if r["dropped_labels"] else "") + ")")
 
 
-for _name in ("bci", "fmri"):
+@finetune_app.command("bci")
+def finetune_bci(
+    paradigm: Annotated[str, typer.Option(help="mi | mi_executed | mi_fists_feet | mi_lr | erp | ssvep")],
+    data: Annotated[str, typer.Option("--data", help="ID=DIR (e.g. eegmmidb=/data/eegmmidb), eeg_synthetic, or "
+                                                     "lee2019 / bnci2014_001 through MOABB (no DIR)")],
+    model: Annotated[list[str], typer.Option("--model", help="model directory, or random:<name> (e.g. "
+                                                "random:eeg_sjepa); repeat to pair one model with each seed")],
+    arch: Annotated[str, typer.Option(help="pre_local | post_local | contextual")] = "pre_local",
+    scheme: Annotated[str, typer.Option(help="new (pretrained parts frozen) | full (warm-up, then all)")] = "new",
+    split: Annotated[str, typer.Option(help="within (per-subject k-fold) | loso (leave one subject out)")]
+    = "within",
+    events: Annotated[str | None, typer.Option(help="MARKER=CLASS pairs, e.g. T1=left,T2=right")] = None,
+    subjects: Annotated[str | None, typer.Option(help="subjects to use, e.g. 1,2 (dataset numbering)")] = None,
+    folds: Annotated[int, typer.Option(help="k of the within-subject k-fold")] = 5,
+    seeds: Annotated[int, typer.Option("--seeds", help="number of seeds (0..N-1)")] = 3,
+    n_times: Annotated[int | None, typer.Option("--n-times", help="trial length in samples at 128 Hz "
+                                                                  "(default: the paradigm's)")] = None,
+    baselines: Annotated[str, typer.Option(help="'default' (the paradigm's classical baseline) or '' for none")]
+    = "default",
+    max_epochs: Annotated[int, typer.Option("--max-epochs", help="upper bound on training epochs")] = 500,
+    patience: Annotated[int, typer.Option(help="early-stopping patience in epochs")] = 50,
+    permutations: Annotated[int, typer.Option(help="label permutations for each row's p-value (0: none)")] = 1000,
+    device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "cpu",
+    json_path: JsonOpt = None,
+) -> None:
+    """Fine-tune S-JEPA heads on a BCI paradigm and compare with random init, a classical baseline and chance."""
+    with _command(json_path, "finetune bci"):
+        from biojepa.adapters.eeg.bci_eval import BciEvalConfig, parse_events, run_bci
+        from biojepa.engine.trainer import resolve_device
+
+        subj = None
+        if subjects:
+            subj = [int(s) if s.strip().isdigit() else s.strip() for s in subjects.split(",") if s.strip()]
+        cfg = BciEvalConfig(
+            paradigm=paradigm, data=data, models=list(model), arch=arch, scheme=scheme, split=split,
+            folds=folds, seeds=seeds, events=parse_events(events), subjects=subj, n_times=n_times,
+            baselines=baselines, max_epochs=max_epochs, patience=patience, n_permutations=permutations,
+            device=str(resolve_device(device)),
+        )
+        result = run_bci(cfg, progress=_echo)
+        if json_path is not None:
+            _write_json(json_path, result)
+        _echo(f"{result['task']} ({result['mode']}, {split}), {result['n_records']['trials']} trials")
+        for r in result["rows"]:
+            extra = f" (chance bound {r['chance_bound']:.3f})" if r.get("chance_bound") is not None else ""
+            p = f", p={r['p_value']:.3g}" if r.get("p_value") is not None else ""
+            _echo(f"  {r['variant']:<12} {r['metric']} {r['value']:.3f} ± {r['std'] or 0:.3f}{p}{extra}")
+
+
+for _name in ("fmri",):
     finetune_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
         _pending(f"finetune {_name}")
     )
 @app.command("encode")
 def encode_command(
-    inputs: Annotated[list[Path], typer.Argument(help="WFDB records (.hea or base path), .npy arrays (C, T) or "
-                                                      "(B, C, T), or folders of WFDB records")],
+    inputs: Annotated[list[Path], typer.Argument(help="WFDB records (.hea or base path), EEG files (EDF/BDF/GDF/"
+                                                      ".vhdr/.set/.fif), .npy arrays (C, T) or (B, C, T), or "
+                                                      "folders of records")],
     model: Annotated[str, typer.Option("--model", help="model directory (RUN/model) or name.tag of local weights")],
     out: Annotated[Path, typer.Option("--out", help="embeddings file: .parquet (needs pyarrow) or .npy")],
     sfreq: Annotated[float | None, typer.Option(help="sampling rate of .npy inputs (Hz)")] = None,
@@ -402,7 +466,7 @@ for _name in ("verify",):
     datasets_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
         _pending(f"datasets {_name}")
     )
-for _name in ("eeg", "fmri"):
+for _name in ("fmri",):
     bench_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
         _pending(f"bench {_name}")
     )
@@ -638,6 +702,37 @@ def bench_encode(
         if models:
             kwargs["models"] = tuple(models)
         result = bench.run("encode", **kwargs)
+        _echo(bench.format_table(result))
+        if json_path is not None:
+            _write_json(json_path, {"status": "ok", **result})
+
+
+@bench_app.command("eeg")
+def bench_eeg(
+    models: Annotated[list[str] | None, typer.Option("--model", help="EEG model to time (repeatable)")] = None,
+    batch: Annotated[int, typer.Option(help="CPU training batch")] = 32,
+    steps: Annotated[int, typer.Option(help="timed steps (median reported)")] = 5,
+    warmup: Annotated[int, typer.Option(help="untimed warm-up steps")] = 2,
+    threads: Annotated[int, typer.Option(help="torch threads")] = 2,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda (auto adds bf16 CUDA rows when available)")]
+    = "auto",
+    n_times: Annotated[int, typer.Option("--n-times", help="crop length in samples at 128 Hz")] = 2048,
+    contexts: Annotated[list[int] | None, typer.Option("--contexts", help="masks per input (repeatable)")] = None,
+    radius: Annotated[float, typer.Option(help="spatial block radius (head radii)")] = 0.4,
+    cuda_batch: Annotated[int, typer.Option("--cuda-batch", help="batch of the bf16 CUDA rows")] = 32,
+    json_path: JsonOpt = None,
+) -> None:
+    """S-JEPA pretraining-step samples/s and peak memory: 62 channels x 16 s at 128 Hz, 1 and 8 masks per input."""
+    with _command(json_path, "bench eeg"):
+        from biojepa import bench
+
+        kwargs: dict[str, Any] = {"batch": batch, "steps": steps, "warmup": warmup, "threads": threads,
+                                  "device": device, "n_times": n_times, "radius": radius, "cuda_batch": cuda_batch}
+        if models:
+            kwargs["models"] = tuple(models)
+        if contexts:
+            kwargs["contexts"] = tuple(contexts)
+        result = bench.run("eeg", **kwargs)
         _echo(bench.format_table(result))
         if json_path is not None:
             _write_json(json_path, {"status": "ok", **result})

@@ -66,7 +66,7 @@ class Registry(Generic[T]):
         """
 
         def deco(obj: T) -> T:
-            self.add(name or getattr(obj, "__name__"), obj, **meta)
+            self.add(name or obj.__name__, obj, **meta)
             return obj
 
         return deco
@@ -155,12 +155,17 @@ def _qualname(obj: Any) -> str:
 
 
 #: Model specs: name -> factory returning a :class:`biojepa.models.ModelSpec`.
-MODELS: Registry[Any] = Registry("model", loaders=("biojepa.models", "biojepa.adapters.ecg.models"))
+MODELS: Registry[Any] = Registry(
+    "model", loaders=("biojepa.models", "biojepa.adapters.ecg.models", "biojepa.adapters.eeg.models")
+)
 #: Tokenizers: kind -> class implementing :class:`biojepa.nn.tokenizers.Tokenizer`.
-TOKENIZERS: Registry[Any] = Registry("tokenizer", loaders=("biojepa.nn.tokenizers",))
+TOKENIZERS: Registry[Any] = Registry(
+    "tokenizer", loaders=("biojepa.nn.tokenizers", "biojepa.adapters.eeg.tokenizer")
+)
 #: Mask generators: name -> function ``(grid, rngs, **params) -> MaskSet``.
 MASKS: Registry[Any] = Registry("mask", loaders=("biojepa.masks",))
 #: Dataset sources: id -> :class:`biojepa.data.sources.DatasetSource` factory.
 DATASETS: Registry[Any] = Registry(
-    "dataset", loaders=("biojepa.data.sources", "biojepa.adapters.ecg.datasets")
+    "dataset",
+    loaders=("biojepa.data.sources", "biojepa.adapters.ecg.datasets", "biojepa.adapters.eeg.datasets"),
 )

@@ -5,7 +5,7 @@ The import is cheap (no torch): each benchmark's module loads when it runs.
 Example:
     >>> from biojepa import bench
     >>> sorted(bench.BENCHES)
-    ['ecg', 'encode', 'engine']
+    ['ecg', 'eeg', 'encode', 'engine']
     >>> # result = bench.run("engine", models=("synthetic_vit_xs",))
     >>> # print(bench.format_table(result))
 """
@@ -39,6 +39,7 @@ BENCHES: dict[str, Callable[..., dict[str, Any]]] = {
     "engine": _lazy("biojepa.bench.engine", "run_engine_bench"),
     "ecg": _lazy("biojepa.bench.ecg", "run_ecg_bench"),
     "encode": _lazy("biojepa.bench.encode", "run_encode_bench"),
+    "eeg": _lazy("biojepa.bench.eeg", "run_eeg_bench"),
 }
 
 

@@ -23,7 +23,7 @@ from biojepa.data.synthetic import SyntheticSpec, make_synthetic
 from biojepa.errors import ConfigError, NotAvailableError, UnknownNameError
 from biojepa.registry import DATASETS
 
-__all__ = ["DatasetSource", "SyntheticSource", "parse_data_arg", "resolve_source"]
+__all__ = ["DatasetSource", "SyntheticSource", "check_source_params", "parse_data_arg", "resolve_source"]
 
 
 @runtime_checkable
@@ -78,6 +78,21 @@ def parse_data_arg(arg: str) -> tuple[str, Path]:
             f"--data expects the form ID=DIR with a non-empty dataset id and directory, found {arg!r}"
         )
     return ds_id, Path(directory).expanduser()
+
+
+def check_source_params(ds_id: str, params: Mapping[str, Any] | None, allowed: set[str]) -> dict[str, Any]:
+    """A copy of a source's ``params`` after checking that every key is one the source knows.
+
+    Raises:
+        ConfigError: an unknown key (the message lists the valid ones).
+    """
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"unknown parameter(s) {unknown} for dataset {ds_id!r}; valid: {', '.join(sorted(allowed))}"
+        )
+    return params
 
 
 _SYNTH_PARAMS = tuple(f.name for f in dataclasses.fields(SyntheticSpec))

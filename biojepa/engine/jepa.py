@@ -106,18 +106,37 @@ class JEPA(nn.Module):
     def forward(self, x: Tensor, ctx_idx: Tensor, tgt_idx: Tensor, tgt_valid: Tensor | None = None) -> JepaOutput:
         """One JEPA pass.
 
+        Several masks per input (S-JEPA draws 8 contexts per example) come as ``R·B`` mask rows, sample-major
+        (rows ``i·R .. i·R + R - 1`` belong to sample ``i``): the target encoder still runs once per input.
+
         Args:
             x: signal batch (B, C, T).
-            ctx_idx: kept (context) token indices (B, K).
-            tgt_idx: target token indices (B, M).
-            tgt_valid: optional (B, M) validity of target indices.
+            ctx_idx: kept (context) token indices (B·R, K), R >= 1 masks per input.
+            tgt_idx: target token indices (B·R, M).
+            tgt_valid: optional (B·R, M) validity of target indices.
 
         Returns:
             The loss, predictions and targets.
+
+        Raises:
+            ValueError: the number of mask rows is not a multiple of the batch size.
         """
+        B = x.shape[0]
+        rows = ctx_idx.shape[0]
+        if rows % B or tgt_idx.shape[0] != rows:
+            raise ValueError(
+                f"mask rows ({rows} context, {tgt_idx.shape[0]} target) must be the same multiple of the batch "
+                f"size {B} (one row per input, or R rows per input, sample-major)"
+            )
+        R = rows // B
         with torch.no_grad():
-            target = gather_tokens(self.target_encoder(x), tgt_idx)  # (B, M, D)
-        ctx = self.context_encoder(x, keep_idx=ctx_idx)  # (B, K, D)
+            full = self.target_encoder(x)  # (B, N, D)
+            if R > 1:
+                full = full.repeat_interleave(R, dim=0)  # (B·R, N, D)
+            target = gather_tokens(full, tgt_idx)  # (B·R, M, D)
+        if R > 1:
+            x = x.repeat_interleave(R, dim=0)  # (B·R, C, T)
+        ctx = self.context_encoder(x, keep_idx=ctx_idx)  # (B·R, K, D)
         coords = self.context_encoder.tokenizer.coords(x)  # (1|B, N, P)
         pred = self.predictor(ctx, coords, ctx_idx, tgt_idx)  # (B, M, D)
         loss = latent_loss(pred, target, self.loss_kind, tgt_valid)

@@ -292,6 +292,7 @@ def run_pretrain(
     from biojepa.engine.trainer import Trainer, resolve_device
     from biojepa.io import save_pretrained
     from biojepa.masks import MaskCollator
+    from biojepa.masks.base import mask_params_with_defaults
     from biojepa.models import build_jepa, get_spec
 
     out_dir = Path(out_dir).expanduser().absolute()
@@ -331,7 +332,10 @@ def run_pretrain(
         pad_short=cfg.data.pad_short,
     )
     grid = tuple(model.context_encoder.tokenizer.grid((len(spec.signal.channels), cfg.data.crop_len)))
-    collate = MaskCollator(cfg.mask.name, cfg.mask.params, grid=grid, seed=cfg.engine.seed)
+    mask_params = mask_params_with_defaults(
+        cfg.mask.name, cfg.mask.params, model.context_encoder.tokenizer.mask_defaults()
+    )
+    collate = MaskCollator(cfg.mask.name, mask_params, grid=grid, seed=cfg.engine.seed)
     dataset = KeyedDataset(sampler)
     total_data_steps = cfg.engine.steps * accum
 

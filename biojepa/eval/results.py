@@ -51,6 +51,11 @@ class ResultRow(BaseModel):
         n_labels: number of labels / classes of the task.
         dropped_labels: labels excluded from the metric (e.g. single-valued in the split).
         steps: optimisation steps (of the selected model, mean over seeds rounded).
+        n_test: number of test samples (trials) behind ``value``.
+        chance_bound: the score above which a result beats chance at the 5 % level (binomial bound for
+            ``n_test`` trials), when defined.
+        p_value: label-permutation p-value of ``value``, if computed.
+        per_fold: the value of each split (mean over seeds), for cross-validated evaluations.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -68,6 +73,21 @@ class ResultRow(BaseModel):
     n_labels: int | None = Field(None, ge=0)
     dropped_labels: list[str] = Field(default_factory=list)
     steps: int | None = Field(None, ge=0)
+    n_test: int | None = Field(None, ge=0)
+    chance_bound: float | None = None
+    p_value: float | None = Field(None, ge=0, le=1)
+    per_fold: list[float] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_extras(self, handler: Any) -> dict[str, Any]:
+        """The DESIGN.md §5 keys always; the optional extras only when set (BCI rows carry them)."""
+        data = handler(self)
+        for key in ("n_test", "chance_bound", "p_value"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        if not data.get("per_fold"):
+            data.pop("per_fold", None)
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> ResultRow:

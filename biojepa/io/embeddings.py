@@ -27,7 +27,8 @@ __all__ = ["expand_inputs", "read_embeddings", "run_encode", "write_embeddings"]
 
 
 def expand_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[tuple[str, Any]]:
-    """``(record_id, source)`` per record: WFDB paths stay paths, ``.npy`` files become arrays, folders expand.
+    """``(record_id, source)`` per record: WFDB and EEG-file paths stay paths, ``.npy`` files become arrays,
+    folders expand (their WFDB records, then their EDF/BDF/GDF/BrainVision/EEGLAB/FIF files).
 
     Raises:
         ConfigError: an input that is neither a file, a WFDB record nor a folder.
@@ -37,11 +38,16 @@ def expand_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[tuple[str, A
         p = Path(item)
         if p.is_dir():
             from biojepa.adapters.ecg.readers import list_wfdb_records
+            from biojepa.api import EEG_FILE_SUFFIXES
 
             names = list_wfdb_records(p)
-            if not names:
-                raise ConfigError(f"folder {p} holds no WFDB record (*.hea)")
+            eeg = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in EEG_FILE_SUFFIXES)
+            if not names and not eeg:
+                raise ConfigError(
+                    f"folder {p} holds no WFDB record (*.hea) and no EEG file ({', '.join(EEG_FILE_SUFFIXES)})"
+                )
             out.extend((str(p / n), str(p / n)) for n in names)
+            out.extend((str(f), str(f)) for f in eeg)
         elif p.suffix == ".npy":
             arr = np.load(p, allow_pickle=False)
             if arr.ndim == 2:
@@ -107,7 +113,8 @@ def run_encode(
     """Embed every input record with :func:`biojepa.api.encode_iter` and write the table to ``out``.
 
     Args:
-        inputs: WFDB record paths, ``.npy`` arrays or folders of WFDB records.
+        inputs: WFDB record paths, EEG files (EDF/BDF/GDF/.vhdr/.set/.fif), ``.npy`` arrays, or folders of
+            either.
         model: a model directory, ``name.tag`` or a loaded encoder.
         out: ``.parquet`` or ``.npy`` path.
         progress: ``progress(done, total, info)`` after each record.

@@ -34,6 +34,7 @@ __all__ = [
     "MaskSet",
     "build_mask",
     "make_mask_rngs",
+    "mask_params_with_defaults",
     "stack_rows",
 ]
 
@@ -265,6 +266,26 @@ def stack_rows(ctx_rows: list[np.ndarray], tgt_rows: list[np.ndarray]) -> MaskSe
             valid[b, : len(r)] = True
         valid_t = torch.from_numpy(valid)
     return MaskSet(torch.from_numpy(ctx), torch.from_numpy(tgt), valid_t)
+
+
+def mask_params_with_defaults(
+    name: str, params: Mapping[str, Any], model_defaults: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``params`` completed by the model's mask defaults (e.g. the tokenizer's electrode ``positions``).
+
+    Only defaults that mask ``name`` accepts are added, and the recipe's own ``params`` always win.
+
+    Example:
+        >>> mask_params_with_defaults("block1d", {"min_block": 5}, {"positions": [[0, 0, 1]]})
+        {'min_block': 5}
+    """
+    from biojepa.registry import MASKS
+
+    sig = inspect.signature(MASKS.get(name))
+    accepted = set(list(sig.parameters)[2:])
+    out = {k: v for k, v in model_defaults.items() if k in accepted}
+    out.update(params)
+    return out
 
 
 def build_mask(name: str, params: Mapping[str, Any]) -> Callable[[tuple[int, ...], MaskRngs], MaskSet]:

@@ -187,7 +187,9 @@ def _check_grid(grid: tuple[int, ...]) -> tuple[int, int]:
     return c, n_t
 
 
-def _temporal(c: int, n_t: int, rngs: MaskRngs, keep_min: float, keep_max: float, min_block: int) -> MaskSet:
+def _temporal(
+    c: int, n_t: int, rngs: MaskRngs, keep_min: float, keep_max: float, min_block: int, n_contexts: int = 1
+) -> MaskSet:
     """Contiguous time block of all channels as context, everything else as targets."""
     if n_t < min_block + 1:
         raise ConfigError(
@@ -199,12 +201,13 @@ def _temporal(c: int, n_t: int, rngs: MaskRngs, keep_min: float, keep_max: float
     keep = min(max(math.ceil(ratio * n_t), min_block), n_t - 1)  # L, shared by the batch
     ctx_rows, tgt_rows = [], []
     for rng in rngs.samples:
-        start = int(rng.integers(0, n_t - keep, endpoint=True))
-        kept_t = np.zeros(n_t, dtype=bool)  # (N_t,)
-        kept_t[start : start + keep] = True
-        kept = np.tile(kept_t, c)  # (C * N_t,) channel-major: the same time block for every channel
-        ctx_rows.append(np.flatnonzero(kept))  # (C * L,)
-        tgt_rows.append(np.flatnonzero(~kept))  # (C * (N_t - L),)
+        for _ in range(n_contexts):
+            start = int(rng.integers(0, n_t - keep, endpoint=True))
+            kept_t = np.zeros(n_t, dtype=bool)  # (N_t,)
+            kept_t[start : start + keep] = True
+            kept = np.tile(kept_t, c)  # (C * N_t,) channel-major: the same time block for every channel
+            ctx_rows.append(np.flatnonzero(kept))  # (C * L,)
+            tgt_rows.append(np.flatnonzero(~kept))  # (C * (N_t - L),)
     return stack_rows(ctx_rows, tgt_rows)
 
 
@@ -227,6 +230,7 @@ def spatial(
     time_keep_min: float = 0.5,
     time_keep_max: float = 0.75,
     time_min_block: int = 2,
+    n_contexts: int = 1,
 ) -> MaskSet:
     """S-JEPA spatial block masking of a channel-major ``(C, N_t)`` EEG token grid.
 
@@ -243,8 +247,12 @@ def spatial(
         time_keep_min: temporal mode, lower bound of the batch keep ratio of the ``N_t`` time tokens.
         time_keep_max: temporal mode, upper bound of that ratio.
         time_min_block: temporal mode, minimum length in time tokens of the kept block.
+        n_contexts: masks drawn per input (S-JEPA: 8). The result then has ``B · n_contexts`` rows,
+            sample-major; :class:`~biojepa.engine.jepa.JEPA` runs the target encoder once per input and the
+            context encoder and predictor once per row.
 
     Returns:
+        (``B`` below is ``B · n_contexts`` when ``n_contexts > 1``.)
         Spatial mode: :class:`MaskSet` with ``ctx_idx (B, K * N_t)`` and ``tgt_idx (B, M * N_t)`` where
         ``M`` is the largest target-channel count of the batch; shorter target rows are padded and marked in
         ``tgt_valid`` (``None`` when all rows have the same length). Temporal mode: ``ctx_idx (B, C * L)``,
@@ -273,13 +281,14 @@ def spatial(
             f"time_keep_max={time_keep_max} (default 0.5 and 0.75)"
         )
     min_block = _check_int("time_min_block", time_min_block, 1)
+    n_views = _check_int("n_contexts", n_contexts, 1)
     if not isinstance(temporal, bool):
         raise ConfigError(f"spatial temporal must be true or false, found {temporal!r}")
     if len(rngs.samples) == 0:
         raise ValueError("spatial needs at least one sample generator (an empty batch?)")
 
     if temporal:
-        return _temporal(c, n_t, rngs, float(time_keep_min), float(time_keep_max), min_block)
+        return _temporal(c, n_t, rngs, float(time_keep_min), float(time_keep_max), min_block, n_views)
 
     known = _known(pos)  # (C,)
     if not known.any():
@@ -300,7 +309,8 @@ def spatial(
     k = min(n_ctx, worst)  # context channels, fixed by the montage so ctx rows stack
     ctx_rows, tgt_rows = [], []
     for rng in rngs.samples:
-        _, ctx_ch, tgt_ch = sample_spatial_channels(pos, radius, k, n_tgt, rng)
-        ctx_rows.append(channel_tokens(ctx_ch, n_t))  # (K * N_t,)
-        tgt_rows.append(channel_tokens(tgt_ch, n_t))  # (n_tgt_i * N_t,)
+        for _ in range(n_views):
+            _, ctx_ch, tgt_ch = sample_spatial_channels(pos, radius, k, n_tgt, rng)
+            ctx_rows.append(channel_tokens(ctx_ch, n_t))  # (K * N_t,)
+            tgt_rows.append(channel_tokens(tgt_ch, n_t))  # (n_tgt_i * N_t,)
     return stack_rows(ctx_rows, tgt_rows)

@@ -38,6 +38,7 @@ __all__ = [
     "TokenizerSpec",
     "build_encoder",
     "build_jepa",
+    "build_tokenizer_for",
     "create_model",
     "get_spec",
     "list_models",
@@ -78,12 +79,29 @@ def get_spec(name: str, **overrides: Any) -> ModelSpec:
         raise ConfigError(f"invalid overrides for model {name!r}: {exc}") from exc
 
 
+def build_tokenizer_for(spec: ModelSpec) -> Any:
+    """The tokenizer of ``spec`` (tokenizers with ``takes_channels`` get the contract's channel names).
+
+    Raises:
+        ContractError: the contract's window or channel count does not fit the tokenizer (e.g. a window
+            shorter than a convolutional tokenizer's receptive field).
+    """
+    from biojepa.nn.tokenizers import build_tokenizer
+    from biojepa.registry import TOKENIZERS
+
+    args = dict(spec.tokenizer.args)
+    if getattr(TOKENIZERS.get(spec.tokenizer.kind), "takes_channels", False):
+        args.setdefault("channels", list(spec.signal.channels))
+    tok = build_tokenizer(spec.tokenizer.kind, dim=spec.encoder.dim, **args)
+    tok.grid((len(spec.signal.channels), spec.signal.n_times))  # a window the tokenizer cannot take fails here
+    return tok
+
+
 def build_encoder(spec: ModelSpec) -> Any:
     """Build the :class:`~biojepa.nn.encoder.SignalEncoder` described by ``spec``."""
     from biojepa.nn.encoder import SignalEncoder
-    from biojepa.nn.tokenizers import build_tokenizer
 
-    tok = build_tokenizer(spec.tokenizer.kind, dim=spec.encoder.dim, **spec.tokenizer.args)
+    tok = build_tokenizer_for(spec)
     e = spec.encoder
     enc = SignalEncoder(
         tok, dim=e.dim, depth=e.depth, n_heads=e.n_heads, mlp_ratio=e.mlp_ratio, bias=e.bias,
@@ -128,4 +146,4 @@ def create_model(name: str, **overrides: Any) -> Any:
 
 
 # registrations (imported for their side effect on MODELS)
-from biojepa.models import synthetic as _synthetic  # noqa: E402,F401
+from biojepa.models import synthetic as _synthetic  # noqa: F401

@@ -54,7 +54,7 @@ class SignalEncoder(nn.Module):
         if self.registers is not None:
             nn.init.trunc_normal_(self.registers, std=0.02, a=-0.04, b=0.04)
         # tokenizer weights: same truncated-normal init as the transformer
-        for m in self.tokenizer.modules():
+        for m in self.tokenizer.modules() if not getattr(tokenizer, "keeps_init", False) else ():
             if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
                 nn.init.trunc_normal_(m.weight, std=0.02, a=-0.04, b=0.04)
                 if m.bias is not None:

@@ -46,6 +46,10 @@ class Tokenizer(nn.Module, metaclass=abc.ABCMeta):
 
     embed_dim: int
     coord_dim: int
+    #: True: :func:`biojepa.models.build_encoder` passes ``channels=`` (the signal contract's channel names).
+    takes_channels: bool = False
+    #: True: the encoder leaves the tokenizer's own weight initialisation alone.
+    keeps_init: bool = False
 
     @abc.abstractmethod
     def grid(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -62,6 +66,10 @@ class Tokenizer(nn.Module, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def make_pos_embed(self, dim: int) -> nn.Module:
         """A module mapping coordinates (1 | B, N, coord_dim) to (1 | B, N, dim)."""
+
+    def mask_defaults(self) -> dict[str, Any]:
+        """Mask parameters the model supplies (e.g. electrode ``positions``); the recipe's values win."""
+        return {}
 
     def num_tokens(self, input_shape: tuple[int, ...]) -> int:
         """Number of tokens for one input of shape ``input_shape``."""

@@ -18,7 +18,7 @@ def test_benches_lists_engine() -> None:
 
 
 def test_run_unknown_benchmark() -> None:
-    with pytest.raises(UnknownNameError, match="valid benchmarks: ecg, encode, engine"):
+    with pytest.raises(UnknownNameError, match="valid benchmarks: ecg, eeg, encode, engine"):
         bench.run("engin")
 
 

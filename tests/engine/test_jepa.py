@@ -146,3 +146,22 @@ def test_forward_with_ragged_targets_is_finite(cfg: Any) -> None:
     valid[1, 2] = False
     out = model(x, ctx, tgt, valid)
     assert np.isfinite(float(out.loss.detach()))
+
+
+def test_several_masks_per_input_match_repeating_the_batch() -> None:
+    """R mask rows per input (sample-major) give exactly the loss of a batch with each input repeated R times."""
+    from biojepa.models import build_jepa, get_spec
+
+    torch.manual_seed(0)
+    spec = get_spec("eeg_sjepa_tiny", encoder={"depth": 1}, predictor={"depth": 1})
+    model = build_jepa(spec).eval()
+    x = torch.randn(2, 19, 512) * 20  # (B, C, T)
+    fn = build_mask("spatial", {"positions": model.context_encoder.tokenizer.positions.tolist(), "n_contexts": 3})
+    grid = model.context_encoder.tokenizer.grid((19, 512))
+    masks = fn(grid, make_mask_rngs(0, 0, [0, 1]))
+    out = model(x, masks.ctx_idx, masks.tgt_idx, masks.tgt_valid)
+    ref = model(x.repeat_interleave(3, dim=0), masks.ctx_idx, masks.tgt_idx, masks.tgt_valid)
+    torch.testing.assert_close(out.loss, ref.loss)
+    torch.testing.assert_close(out.pred, ref.pred)
+    with pytest.raises(ValueError, match="multiple of the batch"):
+        model(x[:1].repeat(5, 1, 1)[:, :, :512], masks.ctx_idx, masks.tgt_idx)

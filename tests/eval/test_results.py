@@ -42,6 +42,8 @@ def test_eval_result_json_has_the_design_keys(tmp_path: Path) -> None:
         "val_value", "per_class", "n_labels", "dropped_labels", "steps",
     }  # fmt: skip
     assert EvalResult.model_validate(data) == res  # round trip
+    extra = _row(n_test=40, chance_bound=0.625, p_value=0.01, per_fold=[0.7, 0.8]).model_dump(mode="json")
+    assert {"n_test", "chance_bound", "p_value", "per_fold"} <= set(extra)
     split = EvalResult(task="t", mode="finetune", split={"train": "a", "test": "b"})
     assert "split" in split.model_dump() and "folds" not in split.model_dump()
 

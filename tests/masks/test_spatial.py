@@ -370,3 +370,31 @@ def test_spatial_rejects_bad_config(grid: tuple[int, ...], kwargs: dict, match: 
 def test_spatial_rejects_empty_batch() -> None:
     with pytest.raises(ValueError, match="at least one sample"):
         spatial((4, 2), make_mask_rngs(0, 0, []), positions=_unit_sphere(4))
+
+
+def test_spatial_n_contexts_gives_sample_major_rows_each_with_its_own_draw() -> None:
+    from biojepa.adapters.eeg.positions import unit_head_positions
+
+    pos = unit_head_positions(list(LEE2019))
+    n_t, r = 3, 4
+    one = spatial((len(LEE2019), n_t), make_mask_rngs(0, 0, [5, 6]), positions=pos, radius=0.6)
+    many = spatial((len(LEE2019), n_t), make_mask_rngs(0, 0, [5, 6]), positions=pos, radius=0.6, n_contexts=r)
+    assert many.batch_size == 2 * r and one.batch_size == 2
+    # the first draw of each sample is the single-context draw (same per-sample stream)
+    for i in range(2):
+        assert torch.equal(many.ctx_idx[i * r], one.ctx_idx[i])
+    for row in range(2 * r):
+        ctx = set(many.ctx_idx[row].tolist())
+        valid = many.tgt_valid[row] if many.tgt_valid is not None else torch.ones_like(many.tgt_idx[row], dtype=bool)
+        tgt = set(many.tgt_idx[row][valid].tolist())
+        assert not ctx & tgt
+        _channels_of(sorted(ctx), n_t)
+    # views of one input differ (different centres) with overwhelming probability
+    assert len({tuple(many.ctx_idx[k].tolist()) for k in range(r)}) > 1
+    temporal = spatial((len(LEE2019), 6), make_mask_rngs(0, 0, [1]), positions=pos, temporal=True, n_contexts=3)
+    assert temporal.batch_size == 3
+
+
+def test_spatial_rejects_bad_n_contexts() -> None:
+    with pytest.raises(ConfigError, match="n_contexts"):
+        spatial((4, 2), make_mask_rngs(0, 0, [0]), positions=np.eye(4, 3), n_contexts=0)

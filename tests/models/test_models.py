@@ -12,8 +12,15 @@ from typing import Any
 import pytest
 import torch
 
-from biojepa.models import ModelSpec, build_encoder, build_jepa, create_model, get_spec, list_models
-from biojepa.nn.tokenizers import build_tokenizer
+from biojepa.models import (
+    ModelSpec,
+    build_encoder,
+    build_jepa,
+    build_tokenizer_for,
+    create_model,
+    get_spec,
+    list_models,
+)
 
 MODEL_NAMES = list_models()
 BATCH = 2
@@ -45,7 +52,7 @@ def test_registry_is_not_empty() -> None:
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_signal_contract_fits_the_tokenizer(name: str) -> None:
     spec = get_spec(name)
-    tok = build_tokenizer(spec.tokenizer.kind, dim=spec.encoder.dim, **spec.tokenizer.args)
+    tok = build_tokenizer_for(spec)
     grid = tok.grid((len(spec.signal.channels), spec.signal.n_times))
     assert math.prod(grid) >= 2, f"{name}: a window of n_times={spec.signal.n_times} gives grid {grid}"
     assert spec.name == name

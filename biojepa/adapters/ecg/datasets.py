@@ -177,13 +177,9 @@ class EcgSource:
     # -- parameters ---------------------------------------------------------------------------------------
     def check_params(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
         """Validate ``params`` (``data.sources[].params`` or ``data.<id>.<param>=...``)."""
-        params = dict(params or {})
-        allowed = _COMMON_PARAMS | _READER_PARAMS[self.reader]
-        unknown = sorted(set(params) - allowed)
-        if unknown:
-            raise ConfigError(
-                f"unknown parameter(s) {unknown} for dataset {self.id!r}; valid: {', '.join(sorted(allowed))}"
-            )
+        from biojepa.data.sources import check_source_params
+
+        params = check_source_params(self.id, params, _COMMON_PARAMS | _READER_PARAMS[self.reader])
         return params
 
     def _content_params(self, params: Mapping[str, Any]) -> dict[str, Any]:

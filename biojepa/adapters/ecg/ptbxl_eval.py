@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from biojepa.errors import ConfigError, DataError
+from biojepa.eval.loading import load_encoder, random_like
 
 __all__ = ["BASELINES", "MODES", "PtbxlEvalConfig", "fit_logistic", "load_encoder", "run_ptbxl"]
 
@@ -123,40 +124,6 @@ class PtbxlEvalConfig:
 
 
 # ---------------------------------------------------------------------------------------------------------
-def load_encoder(model: str, *, seed: int = 0) -> Any:
-    """The encoder named by ``model``: a model directory, a tagged name, or ``random:<name>`` (seeded)."""
-    import torch
-
-    from biojepa.models import create_model
-
-    if model.startswith("random:"):
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return create_model(model.split(":", 1)[1])
-    path = Path(model).expanduser()
-    if path.is_dir():
-        from biojepa.io import load
-
-        return load(path)
-    if "." in model:
-        return create_model(model)
-    raise ConfigError(
-        f"--model {model!r} is neither a model directory nor random:<name> (e.g. random:ecg_vit_xs); "
-        "pretrained models are written by `biojepa pretrain ecg` to RUN_DIR/model"
-    )
-
-
-def random_like(encoder: Any, seed: int) -> Any:
-    """An untrained encoder of the same architecture (and contract) as ``encoder``, initialised by ``seed``."""
-    import torch
-
-    from biojepa.models import build_encoder
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build_encoder(encoder.spec)
-
-
 def _standardise(tr: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     mu = tr.mean(axis=0)
     sd = tr.std(axis=0)

@@ -10,13 +10,12 @@ the cache (``stats.json``) and in the model's signal contract.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 import scipy.signal
 
-from biojepa.data.signal import RunningStats, fill_nonfinite, zero_phase_sos
+from biojepa.data.signal import RunningStats, fill_nonfinite, fingerprint, zero_phase_sos
 from biojepa.errors import CorruptRecordError
 
 __all__ = [
@@ -112,27 +111,3 @@ def zscore(x: np.ndarray, mean: np.ndarray, std: np.ndarray, clip: float | None 
 
 #: Streaming per-lead mean/std (the shared :class:`biojepa.data.signal.RunningStats`).
 LeadStats = RunningStats
-
-
-def fingerprint(x: np.ndarray) -> str:
-    """A scale-invariant hash of a record's samples, for de-duplication across releases.
-
-    The same ECG stored with a different gain (the CinC-2020 ``HR`` copies of PTB-XL are exactly 5× the
-    PTB-XL values) gets the same fingerprint: samples are divided by the record's maximum absolute value and
-    quantised on a grid of 1e-4 before hashing. The grid is offset from simple fractions so that integer ADC
-    values at different gains (``c / 1000`` vs ``5 c / 1000``) never sit on a rounding tie, where one last-bit
-    difference would flip the quantised value. Different sampling rates or lengths give different fingerprints.
-
-    Args:
-        x: ``(C, T)`` samples at the file's native rate.
-
-    Returns:
-        32 hex characters.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
-    q = np.floor(x / peak * 1e4 + 0.6234567) if peak > 0 else np.zeros_like(x)
-    h = hashlib.sha256()
-    h.update(str(x.shape).encode())
-    h.update(q.astype("<i4").tobytes())
-    return h.hexdigest()[:32]

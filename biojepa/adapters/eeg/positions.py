@@ -36,6 +36,7 @@ __all__ = [
     "normalize_positions",
     "resolve_montage",
     "standard_positions",
+    "unit_head_positions",
 ]
 
 #: The montage used to look up positions (and the spelling of channel names) by default.
@@ -292,3 +293,29 @@ def normalize_positions(pos: np.ndarray, *, reference: np.ndarray | None = None)
     out = np.full(p.shape, np.nan, dtype=np.float64)  # (C, 3)
     out[ok] = (p[ok] - centre) / scale
     return out
+
+
+def unit_head_positions(names: Sequence[str], montage: str = DEFAULT_MONTAGE) -> np.ndarray:
+    """Unit-head positions of channels looked up by name: the model's channel table for a montage.
+
+    The montage's own sphere defines the centre and radius (:func:`normalize_positions` with the whole
+    montage as ``reference``), so every subset of a montage gets the coordinates it has in the full montage.
+
+    Args:
+        names: channel names (any spelling :func:`canonical_eeg_name` understands).
+        montage: a built-in MNE montage name.
+
+    Returns:
+        ``(C, 3)`` float64; rows of names not in the montage are NaN.
+
+    Raises:
+        ContractError: no name is in the montage.
+        OptionalDependencyError: MNE is not installed.
+
+    Example:
+        >>> p = unit_head_positions(["Cz", "C3", "C4"])
+        >>> p.shape
+        (3, 3)
+    """
+    _, ref = montage_positions(montage)
+    return normalize_positions(standard_positions(names, montage), reference=ref)
