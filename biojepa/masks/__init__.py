@@ -16,6 +16,7 @@ from __future__ import annotations
 from biojepa.masks import block1d as _block1d  # noqa: F401  (registers "block1d")
 from biojepa.masks import random_tokens as _random_tokens  # noqa: F401  (registers "random_tokens")
 from biojepa.masks import spatial as _spatial  # noqa: F401  (registers "spatial")
+from biojepa.masks import spatiotemporal as _spatiotemporal  # noqa: F401  (registers "spatiotemporal")
 from biojepa.masks.base import MaskFn, MaskRngs, MaskSet, build_mask, make_mask_rngs, stack_rows
 from biojepa.masks.collator import Batch, MaskCollator
 

@@ -84,6 +84,7 @@ def test_target_encoder_gets_no_gradient(cfg: Any) -> None:
 #: parameters a mask needs beyond its defaults (spatial masks need channel positions on a unit head)
 MASK_TEST_PARAMS: dict[str, dict[str, object]] = {
     "spatial": {"positions": [[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, -1.0, 0.0]]},
+    "spatiotemporal": {},  # defaults (Brain-JEPA ranges) on the (4, 8) test grid
 }
 
 
