@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -23,7 +23,14 @@ from biojepa.data.synthetic import SyntheticSpec, make_synthetic
 from biojepa.errors import ConfigError, NotAvailableError, UnknownNameError
 from biojepa.registry import DATASETS
 
-__all__ = ["DatasetSource", "SyntheticSource", "check_source_params", "parse_data_arg", "resolve_source"]
+__all__ = [
+    "DatasetSource",
+    "SyntheticSource",
+    "check_generated_params",
+    "check_source_params",
+    "parse_data_arg",
+    "resolve_source",
+]
 
 
 @runtime_checkable
@@ -95,6 +102,32 @@ def check_source_params(ds_id: str, params: Mapping[str, Any] | None, allowed: s
     return params
 
 
+def check_generated_params(
+    label: str, root: Path | None, params: Mapping[str, Any] | None, allowed: Sequence[str]
+) -> dict[str, Any]:
+    """A copy of a generated source's ``params``; no folder may be given and every key must be known.
+
+    Args:
+        label: how the source is named in messages (``"ecg_synthetic"``, ``"synthetic data"``).
+        root: must be None.
+        params: the source's parameters.
+        allowed: the valid keys, in the order the message lists them.
+
+    Raises:
+        ConfigError: a folder was given, or an unknown key.
+    """
+    if root is not None:
+        raise ConfigError(
+            f"{label} is generated, do not pass a directory (got {str(root)!r}); "
+            "drop the '=DIR' part of --data"
+        )
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ConfigError(f"unknown {label} parameter(s) {unknown}; valid: {', '.join(allowed)}")
+    return params
+
+
 _SYNTH_PARAMS = tuple(f.name for f in dataclasses.fields(SyntheticSpec))
 
 
@@ -132,17 +165,7 @@ class SyntheticSource:
         Raises:
             ConfigError: a directory was given, or a parameter is unknown or invalid.
         """
-        if root is not None:
-            raise ConfigError(
-                f"synthetic data is generated, do not pass a directory (got {str(root)!r}); "
-                "drop the '=DIR' part or use `biojepa pretrain synthetic`"
-            )
-        params = dict(params or {})
-        unknown = sorted(set(params) - set(_SYNTH_PARAMS))
-        if unknown:
-            raise ConfigError(
-                f"unknown synthetic data parameter(s) {unknown}; valid parameters: {', '.join(_SYNTH_PARAMS)}"
-            )
+        params = check_generated_params("synthetic data", root, params, _SYNTH_PARAMS)
         try:
             spec = SyntheticSpec(**params)
         except (TypeError, ValueError) as exc:

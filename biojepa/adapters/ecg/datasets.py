@@ -494,13 +494,9 @@ class EcgSyntheticSource:
         """Generate the corpus at the model's rate, z-scored per lead with its own statistics."""
         from biojepa.adapters.ecg.leads import STANDARD_LEADS
         from biojepa.adapters.ecg.synthetic import EcgSynthSpec, simulate_ecg
+        from biojepa.data.sources import check_generated_params
 
-        if root is not None:
-            raise ConfigError(f"ecg_synthetic is generated, do not pass a directory (got {str(root)!r})")
-        params = dict(params or {})
-        unknown = sorted(set(params) - set(self.PARAMS))
-        if unknown:
-            raise ConfigError(f"unknown ecg_synthetic parameter(s) {unknown}; valid: {', '.join(self.PARAMS)}")
+        params = check_generated_params(self.id, root, params, self.PARAMS)
         sfreq = float(signal.sfreq) if signal is not None and signal.sfreq else 100.0
         spec = EcgSynthSpec(sfreq=sfreq, **params)
         x, y = simulate_ecg(spec)  # (N, 12, T), (N,)

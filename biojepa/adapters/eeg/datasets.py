@@ -801,15 +801,9 @@ class EegSyntheticSource:
                 standard position, or the model does not take µV.
         """
         from biojepa.adapters.eeg.synthetic import CLASS_NAMES, EegSynthSpec, _simulate
+        from biojepa.data.sources import check_generated_params
 
-        if root is not None:
-            raise ConfigError(f"eeg_synthetic is generated, do not pass a directory (got {str(root)!r})")
-        params = dict(params or {})
-        unknown = sorted(set(params) - set(self.PARAMS))
-        if unknown:
-            raise ConfigError(
-                f"unknown eeg_synthetic parameter(s) {unknown}; valid: {', '.join(self.PARAMS)}"
-            )
+        params = check_generated_params(self.id, root, params, self.PARAMS)
         _check_units(signal)
         sfreq = float(signal.sfreq) if signal is not None and getattr(signal, "sfreq", None) else 128.0
         want = _contract_channels(signal)

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from biojepa._optional import require
-from biojepa.adapters.eeg.trials import PARADIGMS, TrialSet, _event_map, _window
+from biojepa.adapters.eeg.trials import PARADIGMS, TrialSet, _event_map, _window, class_freqs
 from biojepa.errors import BioJepaError, ConfigError, ContractError, DataError, OptionalDependencyError
 
 __all__ = ["MOABB_PAIRS", "PAD_S", "PREPROCESSING", "MoabbSpec", "load_moabb_trials"]
@@ -306,12 +306,7 @@ def load_moabb_trials(
         "note": base.note,
     }
     if base.freqs is not None:
-        by_name: dict[str, float] = {}
-        for ev, cls in mapping.items():
-            if ev in base.freqs:
-                by_name.setdefault(cls, base.freqs[ev])
-        meta_out["freqs"] = {class_of[c]: hz for c, hz in by_name.items()}  # label -> Hz
-        meta_out["freqs_by_name"] = by_name
+        meta_out.update(class_freqs(mapping, base.freqs, class_of))
     return TrialSet(
         X=np.concatenate(xs),  # (n, C, window)
         y=y,

@@ -301,6 +301,23 @@ def _event_map(paradigm: Paradigm, events: Mapping[Any, Any] | None) -> tuple[di
     return out, names
 
 
+def class_freqs(
+    mapping: Mapping[str, str], freqs: Mapping[str, float], class_of: Mapping[str, int]
+) -> dict[str, dict[Any, float]]:
+    """SSVEP stimulus frequencies per class: ``{"freqs": {label: Hz}, "freqs_by_name": {class name: Hz}}``.
+
+    Args:
+        mapping: event -> class name.
+        freqs: event -> stimulus frequency (Hz).
+        class_of: class name -> integer label.
+    """
+    by_name: dict[str, float] = {}
+    for ev, cls in mapping.items():
+        if ev in freqs:
+            by_name.setdefault(cls, freqs[ev])
+    return {"freqs": {class_of[c]: hz for c, hz in by_name.items()}, "freqs_by_name": by_name}  # label -> Hz
+
+
 def _window(paradigm: Paradigm, n_times: int | None, sfreq: float) -> int:
     if n_times is None:
         return round(paradigm.window_s * sfreq)
@@ -541,12 +558,7 @@ def _file_trials(
         "note": spec.note,
     }
     if spec.freqs is not None:
-        by_name: dict[str, float] = {}
-        for ev, cls in mapping.items():
-            if ev in spec.freqs:
-                by_name.setdefault(cls, spec.freqs[ev])
-        meta["freqs"] = {class_of[c]: hz for c, hz in by_name.items()}  # label -> Hz
-        meta["freqs_by_name"] = by_name
+        meta.update(class_freqs(mapping, spec.freqs, class_of))
     return TrialSet(
         X=np.stack(xs) if xs else np.zeros((0, len(channels), window), np.float32),  # (n, C, T)
         y=np.asarray(ys, dtype=np.int64),
