@@ -198,6 +198,33 @@ def _inputs(signal: Any, sfreq: float | None, channels: Sequence[str] | None, un
     raise ContractError(f"expected an array (C, T) or (B, C, T), got shape {x.shape}")
 
 
+def _fmri_inputs(signal: Any, spec: Any, sfreq: float | None, channels: Sequence[str] | None,
+                 fmri: Mapping[str, Any]) -> list[_Input]:
+    """fMRI models: ROI x time records (TR kept as ``sfreq = 1 / TR``)."""
+    from biojepa.adapters.fmri.conform import fmri_records
+
+    tr = fmri.get("tr_s")
+    if tr is None and sfreq is not None:
+        tr = 1.0 / float(sfreq)
+    recs = fmri_records(signal, spec, tr_s=tr, channels=channels, orientation=fmri.get("orientation"),
+                        labels_img=fmri.get("labels_img"), allow_nan=fmri.get("nan") == "interpolate")
+    out = []
+    for r in recs:
+        x = r.signal
+        if "nan_mask" in r.meta:  # nan="interpolate": conform_fmri fills them
+            x = np.where(r.meta["nan_mask"], np.nan, x).astype(np.float32)
+        out.append(_Input(x, r.sfreq, _named_rois(r, spec), r.units, r.record_id))
+    return out
+
+
+def _named_rois(rec: Any, spec: Any) -> list[str] | None:
+    """The record's ROI names; None when they were made up (``ROI001``...) and the model's ROIs are named."""
+    names = list(rec.channels)
+    if rec.meta.get("roi_names_source") == "generated" and names != list(spec.signal.channels):
+        return None  # conform_fmri asks for channels=[...]
+    return names
+
+
 # ---------------------------------------------------------------------------------------------------------
 def _conform_channels(inp: _Input, spec: Any, missing_channels: str) -> np.ndarray:
     sig = spec.signal
@@ -314,6 +341,12 @@ def _normalise(x: np.ndarray, spec: Any, normalization: Any, record_id: str) -> 
 
 def _prepare(inp: _Input, spec: Any, opts: Mapping[str, Any]) -> np.ndarray:
     """One record, checked against the contract and normalised: float32 ``(C_model, T)``."""
+    if spec.modality == "fmri":  # ROIs by name, TR resampling, demeaning, the robust contract
+        from biojepa.adapters.fmri.conform import conform_fmri
+
+        tr_in = 1.0 / float(inp.sfreq) if inp.sfreq else None
+        return conform_fmri(inp.x, tr_in, inp.channels, spec, normalization=opts["normalization"], nan=opts["nan"],
+                            record_id=inp.record_id)
     sig = spec.signal
     x = _conform_channels(_Input(np.asarray(inp.x, dtype=np.float32), inp.sfreq, inp.channels, inp.units,
                                  inp.record_id), spec, opts["missing_channels"])
@@ -406,31 +439,54 @@ def _options(model: Any, window: int | str, stride: int | None, pool: str, norma
     return enc, win, step, device, opts
 
 
+def _valid_index(enc: Any, n_channels: int, window: int, n_valid: int) -> Any:
+    """Token indices (1, K) that see only real samples of a zero-padded window, or None (all tokens)."""
+    if n_valid >= window:
+        return None
+    idx = enc.tokenizer.valid_tokens((n_channels, window), n_valid)
+    return None if idx is None else idx.unsqueeze(0)  # (1, K)
+
+
 def _embed(enc: Any, arrays: list[np.ndarray], starts: list[list[int]], window: int, batch_size: int, device: str,
            tokens: bool) -> list[np.ndarray]:
-    """Per record: ``(W, D)`` window embeddings (``(W, N, D)`` with ``tokens``)."""
+    """Per record: ``(W, D)`` window embeddings (``(W, N, D)`` with ``tokens``).
+
+    A window that runs past the end of its record (``pad=True``) is zero-padded; when the tokenizer can name the
+    tokens that see only real samples (``Tokenizer.valid_tokens``, e.g. fMRI), only those are encoded and pooled.
+    """
     import torch
 
+    n_ch = arrays[0].shape[0] if arrays else 0
     jobs = [(r, s) for r, ss in enumerate(starts) for s in ss]
-    out: list[list[np.ndarray]] = [[] for _ in arrays]
+    out: list[dict[int, np.ndarray]] = [{} for _ in arrays]
+    partial = [] if tokens else [j for j in jobs if _valid_index(enc, n_ch, window, arrays[j[0]].shape[1] - j[1])
+                                 is not None]
+    full = [j for j in jobs if j not in set(partial)]
     was_training = enc.training
     enc.eval()
     try:
         with torch.inference_mode():
-            for b0 in range(0, len(jobs), batch_size):
-                chunk = jobs[b0 : b0 + batch_size]
-                xb = np.zeros((len(chunk), arrays[0].shape[0], window), dtype=np.float32)  # (b, C, window)
+            for b0 in range(0, len(full), batch_size):
+                chunk = full[b0 : b0 + batch_size]
+                xb = np.zeros((len(chunk), n_ch, window), dtype=np.float32)  # (b, C, window)
                 for k, (r, s) in enumerate(chunk):
                     seg = arrays[r][:, s : s + window]
                     xb[k, :, : seg.shape[1]] = seg
                 feats = enc(torch.from_numpy(xb).to(device)).float()  # (b, N, D)
                 feats = feats if tokens else feats.mean(dim=1)  # (b, N, D) or (b, D)
                 arr = feats.cpu().numpy()
-                for k, (r, _) in enumerate(chunk):
-                    out[r].append(arr[k])
+                for k, (r, s) in enumerate(chunk):
+                    out[r][s] = arr[k]
+            for r, s in partial:  # padded windows: only the tokens over real samples
+                seg = arrays[r][:, s : s + window]
+                xb = np.zeros((1, n_ch, window), dtype=np.float32)  # (1, C, window)
+                xb[0, :, : seg.shape[1]] = seg
+                keep = _valid_index(enc, n_ch, window, seg.shape[1]).to(device)  # (1, K)
+                feats = enc(torch.from_numpy(xb).to(device), keep_idx=keep).float()  # (1, K, D)
+                out[r][s] = feats.mean(dim=1)[0].cpu().numpy()  # (D,)
     finally:
         enc.train(was_training)
-    return [np.stack(o).astype(np.float32) for o in out]  # (W, D) or (W, N, D)
+    return [np.stack([o[s] for s in ss]).astype(np.float32) for o, ss in zip(out, starts, strict=True)]
 
 
 def encode_iter(
@@ -451,6 +507,9 @@ def encode_iter(
     batch_size: int = 64,
     device: str = "auto",
     chunk_records: int = 256,
+    tr_s: float | None = None,
+    orientation: Literal["roi_time", "time_roi"] | None = None,
+    labels_img: Any = None,
 ) -> Iterator[EncodeResult]:
     """Like :func:`encode`, one :class:`EncodeResult` per record, never aborting on a bad record.
 
@@ -459,18 +518,25 @@ def encode_iter(
     """
     enc, win, step, dev, opts = _options(model, window, stride, pool, normalization, nan, missing_channels, device,
                                          allow_resample)
+    fmri = {"tr_s": tr_s, "orientation": orientation, "labels_img": labels_img, "nan": nan}
+
+    def read(sig: Any) -> list[_Input]:
+        if enc.spec.modality == "fmri":
+            return _fmri_inputs(sig, enc.spec, sfreq, channels, fmri)
+        return _inputs(sig, sfreq, channels, units)
+
     items = signal if isinstance(signal, (list, tuple)) and signal and _is_path(signal[0]) else None
     if items is not None:  # a list of paths: read lazily so one unreadable file is one error row
         sources: list[Any] = list(items)
     else:
-        sources = _inputs(signal, sfreq, channels, units)
+        sources = read(signal)
     for c0 in range(0, len(sources), chunk_records):
         ready: list[tuple[str, np.ndarray, list[int]]] = []
         results: list[EncodeResult] = []
         for src in sources[c0 : c0 + chunk_records]:
             rid = str(src) if items is not None else src.record_id
             try:
-                inp = _inputs(src, sfreq, channels, units)[0] if items is not None else src
+                inp = read(src)[0] if items is not None else src
                 x = _prepare(inp, enc.spec, opts)
                 ready.append((rid, x, _windows(x.shape[1], win, step, pad, rid)))
                 results.append(EncodeResult(rid, None))
@@ -505,6 +571,9 @@ def encode(
     batch_size: int = 64,
     device: str = "auto",
     return_tokens: bool = False,
+    tr_s: float | None = None,
+    orientation: Literal["roi_time", "time_roi"] | None = None,
+    labels_img: Any = None,
 ) -> np.ndarray | list[np.ndarray]:
     """Embed recordings with a model; deterministic, eval mode, never touches the network.
 
@@ -530,6 +599,14 @@ def encode(
         device: ``"auto"`` (a loaded model's own device; else CUDA when available), ``"cpu"`` or ``"cuda"`` (a
             loaded model is moved there).
         return_tokens: per-token features instead of pooled embeddings.
+        tr_s: fMRI: the input's repetition time in seconds (NIfTI inputs: else the BIDS sidecar or the header);
+            the series is resampled linearly to the model's TR, as in pretraining.
+        orientation: fMRI: ``"roi_time"`` (rows are ROIs) or ``"time_roi"`` (rows are frames) of arrays and of files
+            without an orientation convention; never guessed (an orientation left unstated is accepted only when
+            exactly one axis has the model's ROI count). ``.1D``, DPABI ``.mat`` and CSV with a header of ROI names
+            are time x ROI by convention.
+        labels_img: fMRI: the labels atlas (path or nibabel image) that turns a 4-D NIfTI image into ROI series
+            (nilearn's ``NiftiLabelsMasker``; the ``fmri`` extra).
 
     Returns:
         float32 ``(n_records, D)``: the target encoder's features after its final norm, mean-pooled over
@@ -542,7 +619,11 @@ def encode(
     """
     enc, win, step, dev, opts = _options(model, window, stride, pool, normalization, nan, missing_channels, device,
                                          allow_resample)
-    inputs = _inputs(signal, sfreq, channels, units)
+    if enc.spec.modality == "fmri":
+        fmri = {"tr_s": tr_s, "orientation": orientation, "labels_img": labels_img, "nan": nan}
+        inputs = _fmri_inputs(signal, enc.spec, sfreq, channels, fmri)
+    else:
+        inputs = _inputs(signal, sfreq, channels, units)
     if not inputs:
         raise ContractError("nothing to encode: the input is empty")
     arrays = [_prepare(inp, enc.spec, opts) for inp in inputs]

@@ -54,11 +54,7 @@ USAGE_ERRORS = (ConfigError, UnknownNameError, NotAvailableError)
 
 #: which issue brings each not-yet-available command (shown in the exit-2 message)
 PENDING = {
-    "pretrain fmri": "the fMRI adapter (Brain-JEPA)",
-    "finetune fmri": "the fMRI adapter",
-    "fmri gradients": "the fMRI adapter (brain-gradient positioning)",
     "datasets verify": "the reliability issue (header scan and quarantine report)",
-    "bench fmri": "the fMRI adapter",
 }
 
 
@@ -105,6 +101,28 @@ def _not_available(command: str, json_path: Path | None = None) -> None:
             f"`biojepa {command}` is not available in biojepa {__version__} yet: it arrives with "
             f"{PENDING[command]}. Nothing was run."
         )
+
+
+def _csv(text: str | None) -> list[str] | None:
+    """``"a, b"`` -> ``["a", "b"]`` (None for None / empty)."""
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def _kv(items: list[str] | None) -> dict[str, Any]:
+    """``["k=v", ...]`` -> ``{k: yaml(v)}``.
+
+    Raises:
+        ConfigError: an item without ``=``.
+    """
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"parameter {item!r} must look like key=value (e.g. max_mean_fd=0.2)")
+        key, value = item.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value)
+    return out
 
 
 class _Progress:
@@ -172,7 +190,7 @@ ResumeOpt = Annotated[str, typer.Option("--resume", help="'auto': continue from 
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the result as JSON to this path.")]
 OverridesArg = Annotated[list[str] | None, typer.Argument(help="key.sub=value overrides, e.g. engine.steps=50")]
 
-DEFAULT_RECIPES = {"synthetic": "synthetic/tiny", "ecg": "ecg/demo", "eeg": "eeg/demo"}
+DEFAULT_RECIPES = {"synthetic": "synthetic/tiny", "ecg": "ecg/demo", "eeg": "eeg/demo", "fmri": "fmri/demo"}
 
 
 def pretrain_command(
@@ -258,21 +276,6 @@ def pretrain_synthetic(
     _pretrain("synthetic", recipe, data, out, resume, json_path, overrides)
 
 
-def _pending_pretrain(modality: str) -> Any:
-    def command(
-        recipe: RecipeOpt = None,
-        data: DataOpt = None,
-        out: OutOpt = None,
-        resume: ResumeOpt = "none",
-        json_path: JsonOpt = None,
-        overrides: OverridesArg = None,
-    ) -> None:
-        _not_available(f"pretrain {modality}", json_path)
-
-    command.__doc__ = f"Pretrain on {modality.upper()} (arrives with {PENDING[f'pretrain {modality}']})."
-    return command
-
-
 @pretrain_app.command("ecg")
 def pretrain_ecg(
     recipe: RecipeOpt = None,
@@ -307,8 +310,22 @@ def pretrain_eeg(
     _pretrain("eeg", recipe, data, out, resume, json_path, overrides)
 
 
-for _m in ("fmri",):
-    pretrain_app.command(_m)(_pending_pretrain(_m))
+@pretrain_app.command("fmri")
+def pretrain_fmri(
+    recipe: RecipeOpt = None,
+    data: DataOpt = None,
+    out: OutOpt = None,
+    resume: ResumeOpt = "none",
+    json_path: JsonOpt = None,
+    overrides: OverridesArg = None,
+) -> None:
+    """Pretrain Brain-JEPA on fMRI ROI time series. No options: the CPU demo on the embedded synthetic corpus (fmri/demo).
+
+    Real data: --recipe abide_small|vit_s|vit_b|vit_l|demo --data abide_roi=DIR (or roi_dir=DIR); the model's ROIs are
+    matched by name, series are resampled to its TR and demeaned, and the ROI gradient table is fitted on the
+    pretraining records (or read from `biojepa fmri gradients` output via model.overrides.tokenizer.args.roi_table).
+    """
+    _pretrain("fmri", recipe, data, out, resume, json_path, overrides)
 
 
 def _pending(command_name: str) -> Any:
@@ -417,15 +434,67 @@ def finetune_bci(
             _echo(f"  {r['variant']:<12} {r['metric']} {r['value']:.3f} ± {r['std'] or 0:.3f}{p}{extra}")
 
 
-for _name in ("fmri",):
-    finetune_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
-        _pending(f"finetune {_name}")
-    )
+@finetune_app.command("fmri")
+def finetune_fmri(
+    task: Annotated[str, typer.Option(help="dx | sex | age | site | label, or a participants column (with --task-kind)")],
+    data: Annotated[str, typer.Option("--data", help="abide_roi=DIR, or fmri_synthetic")],
+    model: Annotated[list[str], typer.Option("--model", help="model directory, or random:<name> (e.g. "
+                                                "random:fmri_vit_tiny); repeat to pair one model with each seed")],
+    split: Annotated[str, typer.Option(help="leave_site_out | kfold")] = "leave_site_out",
+    test_sites: Annotated[str | None, typer.Option("--test-sites", help="comma-separated test sites "
+                                                                         "(leave_site_out; default: every site)")]
+    = None,
+    folds: Annotated[int, typer.Option(help="k of the k-fold split (whole subjects)")] = 5,
+    seeds: Annotated[int, typer.Option("--seeds", help="number of seeds (0..N-1)")] = 3,
+    mode: Annotated[str, typer.Option(help="linear (BN + linear probe) | sklearn (logistic / ridge) | finetune")]
+    = "linear",
+    baselines: Annotated[str, typer.Option(help="comma list of connectivity,random_init ('' for none)")]
+    = "connectivity,random_init",
+    crops: Annotated[str, typer.Option(help="multi (every window, half-window stride) | center")] = "multi",
+    max_mean_fd: Annotated[float | None, typer.Option("--max-mean-fd", help="exclude subjects whose mean FD "
+                                                                             "(mm) is above")] = None,
+    fd_covariate: Annotated[bool, typer.Option("--fd-covariate", help="add mean FD as a probe input")] = False,
+    task_kind: Annotated[str | None, typer.Option("--task-kind", help="classification | regression (other "
+                                                                       "columns)")] = None,
+    allow_overlap: Annotated[bool, typer.Option("--allow-overlap", help="run even if the model was pretrained on "
+                                                                         "test subjects")] = False,
+    ft_epochs: Annotated[int, typer.Option("--ft-epochs", help="fine-tuning epochs (mode finetune)")] = 50,
+    ft_max_steps: Annotated[int | None, typer.Option("--ft-max-steps", help="cap on fine-tuning steps")] = None,
+    probe_epochs: Annotated[int, typer.Option("--probe-epochs", help="linear-probe epochs")] = 200,
+    device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "cpu",
+    json_path: JsonOpt = None,
+    params: Annotated[list[str] | None, typer.Argument(help="dataset parameters key=value, e.g. sites=[PITT,OLIN]")]
+    = None,
+) -> None:
+    """Predict diagnosis / sex / age from ROI series: the pretrained encoder against random init, the connectivity
+    baseline (correlation upper triangle + logistic / ridge regression) and chance, with site-aware splits."""
+    with _command(json_path, "finetune fmri"):
+        from biojepa.adapters.fmri.fmri_eval import FmriEvalConfig, run_fmri_eval
+        from biojepa.engine.trainer import resolve_device
+
+        cfg = FmriEvalConfig(
+            task=task, data=data, models=list(model), task_kind=task_kind, split=split,
+            test_sites=_csv(test_sites), folds=folds, seeds=seeds, mode=mode, baselines=baselines, crops=crops,
+            max_mean_fd=max_mean_fd, fd_covariate=fd_covariate, params=_kv(params), allow_overlap=allow_overlap,
+            ft_epochs=ft_epochs, ft_max_steps=ft_max_steps, probe_epochs=probe_epochs,
+            device=str(resolve_device(device)),
+        )
+        result = run_fmri_eval(cfg, progress=_echo)
+        if json_path is not None:
+            _write_json(json_path, result)
+        n = result["n_records"]
+        _echo(f"{result['task']} ({result['mode']}, {split}): {n.get('tested', 0)} test subjects of "
+              f"{n.get('used', 0)} used")
+        for r in result["rows"]:
+            extra = f" (chance bound {r['chance_bound']:.3f})" if r.get("chance_bound") is not None else ""
+            ci = r.get("ci95")
+            ci_txt = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+            _echo(f"  {r['variant']:<13} {r['metric']:<9} {r['value']:.3f} ± {r['std'] or 0:.3f}{ci_txt}{extra}")
 @app.command("encode")
 def encode_command(
     inputs: Annotated[list[Path], typer.Argument(help="WFDB records (.hea or base path), EEG files (EDF/BDF/GDF/"
-                                                      ".vhdr/.set/.fif), .npy arrays (C, T) or (B, C, T), or "
-                                                      "folders of records")],
+                                                      ".vhdr/.set/.fif), .npy arrays (C, T) or (B, C, T), fMRI ROI "
+                                                      "files or NIfTI images, or folders of records")],
     model: Annotated[str, typer.Option("--model", help="model directory (RUN/model) or name.tag of local weights")],
     out: Annotated[Path, typer.Option("--out", help="embeddings file: .parquet (needs pyarrow) or .npy")],
     sfreq: Annotated[float | None, typer.Option(help="sampling rate of .npy inputs (Hz)")] = None,
@@ -440,9 +509,19 @@ def encode_command(
     batch_size: Annotated[int, typer.Option("--batch-size", help="windows per forward pass")] = 64,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
     progress: Annotated[str, typer.Option(help="auto | rich | plain | none")] = "auto",
+    tr_s: Annotated[float | None, typer.Option("--tr-s", help="fMRI: repetition time of the inputs (s)")] = None,
+    orientation: Annotated[str | None, typer.Option(help="fMRI: roi_time | time_roi of .npy / headerless files")]
+    = None,
+    labels_img: Annotated[Path | None, typer.Option("--labels-img", help="fMRI: labels atlas for NIfTI inputs")]
+    = None,
     json_path: JsonOpt = None,
 ) -> None:
-    """Embed recordings: one row per record (record_id, n_windows, error, embedding); a bad record is reported."""
+    """Embed recordings: one row per record (record_id, n_windows, error, embedding); a bad record is reported.
+
+    fMRI models take ROI time-series files (.npy/.csv/.tsv/.txt/.1D/.mat) or 4-D NIfTI images with --labels-img,
+    with --tr-s (and --orientation where the format has no convention) and --channels naming the ROIs when the file
+    has no header.
+    """
     with _command(json_path, "encode"):
         from biojepa.io.embeddings import run_encode
 
@@ -452,6 +531,9 @@ def encode_command(
                 channels=[c.strip() for c in channels.split(",")] if channels else None, units=units,
                 allow_resample=allow_resample, stride=stride, normalization=normalization, nan=nan, pad=pad,
                 missing_channels=missing_channels, batch_size=batch_size, device=device, progress=bar,
+                **({"tr_s": tr_s} if tr_s is not None else {}),
+                **({"orientation": orientation} if orientation is not None else {}),
+                **({"labels_img": str(labels_img)} if labels_img is not None else {}),
             )
         _echo(f"{summary['n_ok']} records embedded ({summary['dim']} features), {summary['n_errors']} failed -> "
               f"{summary['out']}")
@@ -459,16 +541,44 @@ def encode_command(
             _echo(f"  error {rid}: {err}")
         if json_path is not None:
             _write_json(json_path, {"schema_version": 1, "status": "ok", **summary})
-fmri_app.command("gradients", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
-    _pending("fmri gradients")
-)
+@fmri_app.command("gradients")
+def fmri_gradients(
+    out: Annotated[Path, typer.Option("--out", help="the table to write (TABLE.npy; TABLE.json sidecar beside it)")],
+    fc: Annotated[Path | None, typer.Option("--fc", help="a group connectivity matrix (.npy or .csv), ROI x ROI")]
+    = None,
+    data: Annotated[str | None, typer.Option("--data", help="ID=DIR of ROI series (abide_roi=DIR, roi_dir=DIR) or "
+                                                           "fmri_synthetic: the group FC of the chosen subjects")] = None,
+    subjects: Annotated[str | None, typer.Option(help="comma-separated subject ids (the TRAINING subjects only)")]
+    = None,
+    sites: Annotated[str | None, typer.Option(help="comma-separated sites (ABIDE-style data)")] = None,
+    k: Annotated[int, typer.Option("--k", help="number of gradients")] = 30,
+    sparsity: Annotated[float, typer.Option(help="fraction of each FC row zeroed before the affinity")] = 0.9,
+    alpha: Annotated[float, typer.Option(help="anisotropic diffusion normalisation")] = 0.5,
+    reference: Annotated[Path | None, typer.Option(help="a table to Procrustes-align to (stable signs)")] = None,
+    tr_s: Annotated[float, typer.Option("--tr-s", help="TR the series are resampled to first (s)")] = 2.2,
+    atlas: Annotated[str | None, typer.Option(help="ROI table for data without one (e.g. aal116)")] = None,
+    json_path: JsonOpt = None,
+    params: Annotated[list[str] | None, typer.Argument(help="dataset parameters key=value, e.g. max_mean_fd=0.2")]
+    = None,
+) -> None:
+    """Build the ROI gradient table (diffusion map of a group FC) that positions ROIs in Brain-JEPA models."""
+    with _command(json_path, "fmri gradients"):
+        from biojepa.adapters.fmri.group import run_gradients
+
+        result = run_gradients(
+            out=out, fc=fc, data=data, subjects=_csv(subjects), sites=_csv(sites), params=_kv(params), k=k,
+            sparsity=sparsity, alpha=alpha, reference=reference, tr_s=tr_s, atlas=atlas, progress=_echo,
+        )
+        _echo(f"table {result['out']} {result['shape'][0]} ROIs x {result['shape'][1]} gradients\n"
+              f"sha256 {result['sha256']}\nuse it: model.overrides.tokenizer.args.roi_table={result['out']} "
+              f"model.overrides.tokenizer.args.roi_table_sha256={result['sha256']}")
+        if json_path is not None:
+            _write_json(json_path, result)
+
+
 for _name in ("verify",):
     datasets_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
         _pending(f"datasets {_name}")
-    )
-for _name in ("fmri",):
-    bench_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
-        _pending(f"bench {_name}")
     )
 
 
@@ -583,6 +693,7 @@ def datasets_prepare(
     ds_id: Annotated[str, typer.Argument(help="dataset id (`biojepa datasets list`)")],
     root: Annotated[Path, typer.Option("--root", help="the dataset folder")],
     sfreq: Annotated[float, typer.Option("--sfreq", help="model sampling rate to resample to (Hz)")] = 500.0,
+    tr_s: Annotated[float, typer.Option("--tr-s", help="fMRI: the model's TR to resample to (s)")] = 2.2,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="cache root (default: $BIOJEPA_HOME/cache)")]
     = None,
     workers: Annotated[int, typer.Option(help="reader processes")] = 1,
@@ -609,9 +720,14 @@ def datasets_prepare(
                 raise ConfigError(f"dataset parameter {item!r} must look like key=value (e.g. folds=1-6)")
             k, v = item.split("=", 1)
             kv[k.strip()] = yaml.safe_load(v)
+        rate: dict[str, float] = {"sfreq": sfreq}
+        if source.card.modality == "fmri":  # fMRI caches are keyed by the model's TR, not a rate
+            rate = {"tr_s": tr_s}
+        elif tr_s != 2.2:
+            raise ConfigError(f"--tr-s applies to fMRI datasets; {ds_id!r} is {source.card.modality}: use --sfreq")
         with _Progress(progress, f"prepare {ds_id}") as bar:
-            res = source.prepare(root, cache_dir=cache_dir or default_cache_dir(), sfreq=sfreq, params=kv,
-                                 progress=lambda k, n: bar(k, n), rebuild=rebuild)
+            res = source.prepare(root, cache_dir=cache_dir or default_cache_dir(), params=kv,
+                                 progress=lambda k, n: bar(k, n), rebuild=rebuild, **rate)
         out = {"schema_version": 1, "status": "ok", "dataset": ds_id, **res.as_dict()}
         _echo(f"{ds_id}: {res.n_ok} records cached, {res.n_quarantined} quarantined "
               f"({'built' if res.built else 'reused'}) in {res.cache_path}")
@@ -733,6 +849,37 @@ def bench_eeg(
         if contexts:
             kwargs["contexts"] = tuple(contexts)
         result = bench.run("eeg", **kwargs)
+        _echo(bench.format_table(result))
+        if json_path is not None:
+            _write_json(json_path, {"status": "ok", **result})
+
+
+@bench_app.command("fmri")
+def bench_fmri(
+    models: Annotated[list[str] | None, typer.Option("--model", help="fMRI model to time on CPU (repeatable)")] = None,
+    batch: Annotated[int | None, typer.Option(help="CPU batch of every row (default: ViT-S 1, tiny 8)")] = None,
+    steps: Annotated[int | None, typer.Option(help="timed steps (default: ViT-S 3, tiny 5)")] = None,
+    warmup: Annotated[int | None, typer.Option(help="untimed warm-up steps (default: ViT-S 1, tiny 2)")] = None,
+    threads: Annotated[int, typer.Option(help="torch threads")] = 2,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda (auto adds bf16 CUDA rows when available)")]
+    = "auto",
+    cuda_models: Annotated[list[str] | None, typer.Option("--cuda-model", help="models of the bf16 CUDA rows")]
+    = None,
+    cuda_batch: Annotated[int, typer.Option("--cuda-batch", help="batch of the bf16 CUDA rows")] = 8,
+    json_path: JsonOpt = None,
+) -> None:
+    """Brain-JEPA pretraining step: 450 ROIs x 160 frames (4,500 tokens) ViT-S at batch 1 and the tiny size at batch 8
+    on CPU; ViT-S and ViT-B at batch 8 in bf16 on CUDA. Samples/s, peak memory, GFLOP/sample."""
+    with _command(json_path, "bench fmri"):
+        from biojepa import bench
+
+        kwargs: dict[str, Any] = {"batch": batch, "steps": steps, "warmup": warmup, "threads": threads,
+                                  "device": device, "cuda_batch": cuda_batch}
+        if models:
+            kwargs["models"] = tuple(models)
+        if cuda_models:
+            kwargs["cuda_models"] = tuple(cuda_models)
+        result = bench.run("fmri", **kwargs)
         _echo(bench.format_table(result))
         if json_path is not None:
             _write_json(json_path, {"status": "ok", **result})

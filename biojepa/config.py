@@ -82,11 +82,23 @@ class MaskConfig(_Section):
 
 
 class ModelConfig(_Section):
-    """Which registered model to pretrain, spec overrides and the latent loss."""
+    """Which registered model to pretrain, spec overrides and the latent loss.
+
+    Attributes:
+        name: a registered model name (``biojepa models list``).
+        overrides: spec overrides (``model.overrides.encoder.depth=2``).
+        loss: the latent loss (``l1``, ``smooth_l1`` or ``l2``).
+        target_norm: layer-normalise the target encoder's output tokens (no affine parameters) before the
+            loss, as I-JEPA and Brain-JEPA do; guards against collapse towards small targets. False keeps
+            the targets as the encoder returns them.
+    """
 
     name: str
     overrides: dict[str, Any] = Field(default_factory=dict)
     loss: Literal["l1", "smooth_l1", "l2"] = "l1"
+    target_norm: bool = Field(
+        False, description="layer-norm the EMA targets (no affine) before the loss (I-JEPA / Brain-JEPA)"
+    )
 
 
 class OptimConfig(_Section):
@@ -107,7 +119,16 @@ class OptimConfig(_Section):
 
 
 class EngineConfig(_Section):
-    """Training engine: steps, seed, device, precision, checkpoints, guards."""
+    """Training engine: steps, seed, device, precision, checkpoints, guards and collapse monitors.
+
+    Attributes:
+        monitor_every: measure the collapse statistics of the targets (``target_std``, ``effective_rank``,
+            see :mod:`biojepa.engine.monitors`) every this many steps and at the last step; None = every
+            ``log_every`` steps. Monitored steps are always written to ``metrics.jsonl``.
+        collapse_std_min: warn when ``target_std`` (feature-averaged std of the targets across tokens)
+            falls below this (0 disables).
+        collapse_rank_min: warn when the targets' ``effective_rank`` falls below this (0 disables).
+    """
 
     steps: int = Field(gt=0, description="optimizer steps in total")
     seed: int = 0
@@ -119,6 +140,13 @@ class EngineConfig(_Section):
     keep_ckpts: int = Field(3, ge=1)
     log_every: int = Field(10, gt=0)
     max_nonfinite: int = Field(5, ge=1, description="abort after this many consecutive non-finite steps")
+    monitor_every: int | None = Field(
+        None, gt=0, description="collapse-monitor period in steps (None = every log_every steps)"
+    )
+    collapse_std_min: float = Field(0.01, ge=0, description="warn when target_std falls below this (0 = off)")
+    collapse_rank_min: float = Field(
+        2.0, ge=0, description="warn when effective_rank falls below this (0 = off)"
+    )
 
 
 class LogConfig(_Section):

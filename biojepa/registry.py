@@ -156,16 +156,28 @@ def _qualname(obj: Any) -> str:
 
 #: Model specs: name -> factory returning a :class:`biojepa.models.ModelSpec`.
 MODELS: Registry[Any] = Registry(
-    "model", loaders=("biojepa.models", "biojepa.adapters.ecg.models", "biojepa.adapters.eeg.models")
+    "model",
+    loaders=(
+        "biojepa.models",
+        "biojepa.adapters.ecg.models",
+        "biojepa.adapters.eeg.models",
+        "biojepa.adapters.fmri.models",
+    ),
 )
 #: Tokenizers: kind -> class implementing :class:`biojepa.nn.tokenizers.Tokenizer`.
 TOKENIZERS: Registry[Any] = Registry(
-    "tokenizer", loaders=("biojepa.nn.tokenizers", "biojepa.adapters.eeg.tokenizer")
+    "tokenizer",
+    loaders=("biojepa.nn.tokenizers", "biojepa.adapters.eeg.tokenizer", "biojepa.adapters.fmri.tokenizer"),
 )
 #: Mask generators: name -> function ``(grid, rngs, **params) -> MaskSet``.
 MASKS: Registry[Any] = Registry("mask", loaders=("biojepa.masks",))
 #: Dataset sources: id -> :class:`biojepa.data.sources.DatasetSource` factory.
 DATASETS: Registry[Any] = Registry(
     "dataset",
-    loaders=("biojepa.data.sources", "biojepa.adapters.ecg.datasets", "biojepa.adapters.eeg.datasets"),
+    loaders=(
+        "biojepa.data.sources",
+        "biojepa.adapters.ecg.datasets",
+        "biojepa.adapters.eeg.datasets",
+        "biojepa.adapters.fmri.datasets",
+    ),
 )

@@ -7,8 +7,15 @@ import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as _hypothesis_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Property tests are derandomized (the same examples on every run, so CI cannot flake on a rare draw) and keep
+# no example database. BIOJEPA_HYPOTHESIS_PROFILE=explore draws fresh random examples, for local bug hunts.
+_hypothesis_settings.register_profile("deterministic", derandomize=True, database=None)
+_hypothesis_settings.register_profile("explore", derandomize=False, database=None)
+_hypothesis_settings.load_profile(os.environ.get("BIOJEPA_HYPOTHESIS_PROFILE", "deterministic"))
 
 
 def shared_data_dir() -> Path | None:

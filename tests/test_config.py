@@ -83,3 +83,34 @@ def test_data_source_parameter_overrides_by_id() -> None:
     assert out["data"]["sources"][0]["params"] == {"workers": 4} and out["data"]["batch_size"] == 8
     with pytest.raises(ConfigError, match="neither a data setting"):
         apply_overrides(base, ["data.georgia.prefixes=E"])
+
+
+def test_target_norm_and_collapse_monitor_fields() -> None:
+    cfg = resolve_config("synthetic/tiny")
+    assert cfg.model.target_norm is False
+    assert cfg.engine.monitor_every is None
+    assert (cfg.engine.collapse_std_min, cfg.engine.collapse_rank_min) == (0.01, 2.0)
+    cfg = resolve_config(
+        "synthetic/tiny",
+        [
+            "model.target_norm=true",
+            "engine.monitor_every=25",
+            "engine.collapse_std_min=0",
+            "engine.collapse_rank_min=4",
+        ],
+    )
+    assert cfg.model.target_norm is True and cfg.engine.monitor_every == 25
+    assert (cfg.engine.collapse_std_min, cfg.engine.collapse_rank_min) == (0.0, 4.0)
+    for key in ("target_norm", "monitor_every", "collapse_std_min", "collapse_rank_min"):
+        section = "model" if key == "target_norm" else "engine"
+        assert type(cfg).model_fields[section].annotation.model_fields[key].description  # documented
+    with pytest.raises(ConfigError) as info:
+        resolve_config(
+            "synthetic/tiny",
+            ["engine.monitor_every=0", "engine.collapse_std_min=-1", "engine.collapse_rank_min=-2"],
+        )
+    msg = str(info.value)
+    for field in ("engine.monitor_every", "engine.collapse_std_min", "engine.collapse_rank_min"):
+        assert field in msg, field
+    with pytest.raises(ConfigError, match="model.target_norm"):
+        resolve_config("synthetic/tiny", ["model.target_norm=maybe"])

@@ -5,7 +5,7 @@ The import is cheap (no torch): each benchmark's module loads when it runs.
 Example:
     >>> from biojepa import bench
     >>> sorted(bench.BENCHES)
-    ['ecg', 'eeg', 'encode', 'engine']
+    ['ecg', 'eeg', 'encode', 'engine', 'fmri']
     >>> # result = bench.run("engine", models=("synthetic_vit_xs",))
     >>> # print(bench.format_table(result))
 """
@@ -40,6 +40,7 @@ BENCHES: dict[str, Callable[..., dict[str, Any]]] = {
     "ecg": _lazy("biojepa.bench.ecg", "run_ecg_bench"),
     "encode": _lazy("biojepa.bench.encode", "run_encode_bench"),
     "eeg": _lazy("biojepa.bench.eeg", "run_eeg_bench"),
+    "fmri": _lazy("biojepa.bench.fmri", "run_fmri_bench"),
 }
 
 

@@ -5,7 +5,9 @@ indices, and a tokenizer hidden inside the encoder.
 
 One step::
 
-    target = gather(target_encoder(x), tgt_idx)          # all tokens, after the final norm, no grad
+    full   = target_encoder(x)                            # all tokens, after the final norm, no grad
+    full   = layer_norm(full)                             # only with target_norm=True (I-JEPA, Brain-JEPA)
+    target = gather(full, tgt_idx)
     ctx    = context_encoder(x, keep_idx=ctx_idx)         # only the kept tokens
     pred   = predictor(ctx, coords, ctx_idx, tgt_idx)     # only at target positions
     loss   = L1 | smooth-L1 | L2 (pred, target)
@@ -88,15 +90,31 @@ class JEPA(nn.Module):
         encoder: the context encoder; a frozen deep copy becomes the EMA target encoder.
         predictor: the predictor.
         loss: latent loss kind.
+        target_norm: layer-normalise every token of the target encoder's output over its ``D`` features
+            (no affine parameters, float32) before the target tokens are gathered, as I-JEPA and Brain-JEPA
+            do: the targets keep a fixed scale, which guards against collapse towards small targets. False
+            (the default) leaves the targets exactly as the target encoder returns them. It adds no
+            parameter, so checkpoints and exported encoders are the same either way.
     """
 
-    def __init__(self, encoder: SignalEncoder, predictor: Predictor, *, loss: LossKind = "l1") -> None:
+    def __init__(
+        self,
+        encoder: SignalEncoder,
+        predictor: Predictor,
+        *,
+        loss: LossKind = "l1",
+        target_norm: bool = False,
+    ) -> None:
         super().__init__()
         self.context_encoder = encoder
         self.target_encoder = copy.deepcopy(encoder).requires_grad_(False)
         self.target_encoder.spec = encoder.spec
         self.predictor = predictor
         self.loss_kind: LossKind = loss
+        self.target_norm: bool = bool(target_norm)
+
+    def extra_repr(self) -> str:
+        return f"loss={self.loss_kind!r}, target_norm={self.target_norm}"
 
     def train(self, mode: bool = True) -> JEPA:
         super().train(mode)
@@ -116,7 +134,7 @@ class JEPA(nn.Module):
             tgt_valid: optional (B·R, M) validity of target indices.
 
         Returns:
-            The loss, predictions and targets.
+            The loss, predictions and targets (layer-normalised when :attr:`target_norm` is set).
 
         Raises:
             ValueError: the number of mask rows is not a multiple of the batch size.
@@ -131,6 +149,8 @@ class JEPA(nn.Module):
         R = rows // B
         with torch.no_grad():
             full = self.target_encoder(x)  # (B, N, D)
+            if self.target_norm:
+                full = F.layer_norm(full.float(), (full.shape[-1],))  # (B, N, D) float32, no affine
             if R > 1:
                 full = full.repeat_interleave(R, dim=0)  # (B·R, N, D)
             target = gather_tokens(full, tgt_idx)  # (B·R, M, D)

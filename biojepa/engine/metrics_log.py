@@ -1,7 +1,8 @@
 """Append-only JSON-lines metrics log (``metrics.jsonl``), exact across resumes.
 
 One line per logged step: ``{"step", "loss", "lr", "wd", "ema", "grad_norm", "finite", "samples_seen",
-"step_s", "wall_s"}``; a non-finite loss or gradient norm is written as ``null`` (strict JSON). On resume
+"step_s", "wall_s"}``, plus ``target_std`` and ``effective_rank`` on monitored steps (the collapse monitors of
+:mod:`biojepa.engine.monitors`); a non-finite value is written as ``null`` (strict JSON). On resume
 the lines after the resumed step are dropped, so the file equals that of an uninterrupted run.
 """
 

@@ -203,10 +203,13 @@ def _deduplicate(opened: dict[str, tuple[Any, Any, Any, Any]]) -> dict[str, int]
 
 
 def pooled_normalization(stats: Mapping[str, Mapping[str, Any]], weights: Mapping[str, float]) -> dict[str, Any]:
-    """Per-channel mean/std of the training mixture (each source's statistics weighted by its probability).
+    """Per-channel statistics of the training mixture (each source's statistics weighted by its probability).
 
-    ``encode()`` uses the pooled statistics for input of unknown origin; the per-dataset statistics are
-    kept beside them (ECG-JEPA z-scores every dataset with its own).
+    z-score statistics (``mean``/``std``) are pooled as the mixture's mean and standard deviation. Robust
+    statistics (``method: robust``, fMRI: ``mean`` holds the per-ROI median and ``std`` the inter-quartile range)
+    have no exact mixture formula; they are pooled as the probability-weighted average of the sources' medians and
+    IQRs (exact for one source). ``encode()`` uses the pooled statistics for input of unknown origin; the
+    per-dataset statistics are kept beside them (ECG-JEPA z-scores every dataset with its own).
     """
     import numpy as np
 
@@ -215,10 +218,14 @@ def pooled_normalization(stats: Mapping[str, Mapping[str, Any]], weights: Mappin
     means = np.array([stats[k]["mean"] for k in stats], dtype=np.float64)  # (S, C)
     stds = np.array([stats[k]["std"] for k in stats], dtype=np.float64)  # (S, C)
     mean = (w[:, None] * means).sum(axis=0)
-    var = (w[:, None] * (stds**2 + means**2)).sum(axis=0) - mean**2
+    if all(s.get("method") == "robust" for s in stats.values()):
+        scale = (w[:, None] * stds).sum(axis=0)  # (C,) weighted IQR
+    else:
+        var = (w[:, None] * (stds**2 + means**2)).sum(axis=0) - mean**2
+        scale = np.sqrt(np.maximum(var, 1e-12))
     return {
         "mean": mean.tolist(),
-        "std": np.sqrt(np.maximum(var, 1e-12)).tolist(),
+        "std": scale.tolist(),
         "pooled_over": {k: float(v) for k, v in zip(stats, w, strict=True)},
         "per_dataset": {k: {kk: v[kk] for kk in ("mean", "std", "n_records") if kk in v} for k, v in stats.items()},
     }
@@ -244,6 +251,15 @@ def _with_data_normalization(spec: Any, sources: Mapping[str, _OpenSource]) -> A
                 "stats": pooled}
     )
     return spec.model_copy(update={"signal": spec.signal.model_copy(update={"normalization": norm})})
+
+
+def _fit_tokenizer(spec: Any, sources: Mapping[str, _OpenSource], out_dir: Path) -> Any:
+    """The spec after its tokenizer resolved data-dependent arguments on the training data (e.g. ROI gradients)."""
+    from biojepa.registry import TOKENIZERS
+
+    fit = getattr(TOKENIZERS.get(spec.tokenizer.kind), "fit_spec", None)
+    fitted = fit(spec, {k: v.store for k, v in sources.items()}, out_dir) if fit is not None else None
+    return spec if fitted is None else fitted
 
 
 def _check_out_dir(out_dir: Path, resume: bool) -> None:
@@ -276,7 +292,9 @@ def run_pretrain(
 
     Returns:
         The pretrain result (DESIGN.md §5): ``schema_version, status, model_dir, run_dir, model_name, recipe,
-        config_hash, steps, samples_seen, wall_s, final_loss, losses, datasets, device``.
+        config_hash, steps, samples_seen, wall_s, final_loss, losses, datasets, device``, plus the collapse
+        monitors' last values (``monitor``: ``target_std``, ``effective_rank``, ``n_tokens``) and the number of
+        collapse warnings (``n_collapse_warnings``).
 
     Raises:
         ConfigError: a non-empty ``out_dir`` without ``resume``, a crop length that differs from the model
@@ -316,12 +334,13 @@ def run_pretrain(
         for k, v in sources.items()
     }
     spec = _with_data_normalization(spec, sources)
+    spec = _fit_tokenizer(spec, sources, out_dir)
     rl_hash, rl_count = record_list_hash(sources)
 
     # -- model and data loader ----------------------------------------------------------------------------
     device = resolve_device(cfg.engine.device)
     seed_everything(cfg.engine.seed)
-    model = build_jepa(spec, loss=cfg.model.loss)
+    model = build_jepa(spec, loss=cfg.model.loss, target_norm=cfg.model.target_norm)
     batch = cfg.data.batch_size
     accum = cfg.optim.accum_steps
     sampler = WeightedCropSampler(
@@ -388,4 +407,6 @@ def run_pretrain(
         "losses": result.losses[-cfg.log.keep_losses :],
         "datasets": datasets,
         "device": str(trainer.device),
+        "monitor": result.monitor,
+        "n_collapse_warnings": result.n_collapse_warnings,
     }

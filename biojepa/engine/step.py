@@ -2,7 +2,9 @@
 
 The step is: set lr / weight decay for this step, forward + backward over the micro-batches (gradient
 accumulation), a finiteness check of loss and gradients (a non-finite step skips the optimizer **and** the
-EMA update), optional gradient clipping, AdamW, then the EMA update of the target encoder.
+EMA update), optional gradient clipping, AdamW, then the EMA update of the target encoder. With
+``monitor=True`` it also measures the collapse statistics of the last micro-batch's targets
+(:func:`biojepa.engine.monitors.collapse_stats`) without touching any number of the step.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
 from biojepa.engine.jepa import JEPA
+from biojepa.engine.monitors import collapse_stats
 from biojepa.masks.base import MaskSet
 
 __all__ = ["StepStats", "autocast_context", "build_optimizer", "param_groups", "set_hparams", "train_step"]
@@ -23,7 +26,18 @@ __all__ = ["StepStats", "autocast_context", "build_optimizer", "param_groups", "
 
 @dataclass
 class StepStats:
-    """What one step did."""
+    """What one step did.
+
+    Attributes:
+        loss: mean loss over the micro-batches (NaN / inf when non-finite).
+        grad_norm: global gradient norm before clipping.
+        finite: False when the optimizer and EMA updates were skipped.
+        lr: learning rate of the step.
+        weight_decay: weight decay of the step.
+        momentum: EMA momentum of the step.
+        monitor: :func:`~biojepa.engine.monitors.collapse_stats` of the last micro-batch's targets
+            (``target_std``, ``effective_rank``, ``n_tokens``) when the step was monitored, else None.
+    """
 
     loss: float
     grad_norm: float
@@ -31,6 +45,7 @@ class StepStats:
     lr: float
     weight_decay: float
     momentum: float
+    monitor: dict[str, float] | None = field(default=None)
 
 
 def param_groups(model: torch.nn.Module) -> list[dict[str, object]]:
@@ -99,6 +114,7 @@ def train_step(
     grad_clip: float | None = None,
     nan_loss: bool = False,
     nan_grad: bool = False,
+    monitor: bool = False,
 ) -> StepStats:
     """Run one optimizer step over ``micro_batches`` (gradient accumulation).
 
@@ -113,9 +129,12 @@ def train_step(
         grad_clip: max global gradient norm, or None.
         nan_loss: fault injection — make the loss NaN (tests only).
         nan_grad: fault injection — make one gradient NaN (tests only).
+        monitor: also compute the collapse statistics of the last micro-batch's targets (under
+            ``torch.no_grad``; no random numbers, no change to the loss, gradients or updates).
 
     Returns:
-        :class:`StepStats`; ``finite=False`` means the optimizer and EMA updates were skipped.
+        :class:`StepStats`; ``finite=False`` means the optimizer and EMA updates were skipped; ``monitor``
+        holds the collapse statistics when ``monitor`` is True.
     """
     if not micro_batches:
         raise ValueError("train_step needs at least one micro-batch")
@@ -124,6 +143,7 @@ def train_step(
     device = micro_batches[0][0].device
     n = len(micro_batches)
     total = torch.zeros((), device=device)
+    last: tuple[Tensor, Tensor | None] | None = None
     for x, masks in micro_batches:
         with autocast_context(device, precision):
             out = model(x, masks.ctx_idx, masks.tgt_idx, masks.tgt_valid)
@@ -132,6 +152,8 @@ def train_step(
             loss = loss * float("nan")
         loss.backward()
         total += loss.detach()
+        if monitor:
+            last = (out.target.detach(), masks.tgt_valid)  # (B, M, D), (B, M) | None
     params = [p for g in opt.param_groups for p in g["params"]]
     if nan_grad and params and params[0].grad is not None:
         params[0].grad.view(-1)[0] = float("nan")
@@ -145,4 +167,8 @@ def train_step(
         opt.step()
         model.update_target(momentum)
     opt.zero_grad(set_to_none=True)
-    return StepStats(loss_v, gnorm_v, finite, lr, weight_decay, momentum)
+    stats_m: dict[str, float] | None = None
+    if last is not None:
+        with torch.no_grad():
+            stats_m = collapse_stats(last[0], last[1])
+    return StepStats(loss_v, gnorm_v, finite, lr, weight_decay, momentum, monitor=stats_m)

@@ -10,6 +10,12 @@ Each update runs :func:`biojepa.engine.step.train_step` (the very code ``biojepa
 ``engine.max_nonfinite`` such steps in a row raise :class:`~biojepa.errors.NonFiniteLossError`, leaving the
 last good checkpoint in place. Resume is exact because the data stream, the masks and the schedules are pure
 functions of ``(seed, step)`` and the checkpoint holds the model, optimizer, counters and RNG states.
+
+Every ``engine.monitor_every`` steps (default: every ``engine.log_every`` steps) and at the last step, the
+step also measures representation collapse on its targets (:mod:`biojepa.engine.monitors`): ``target_std``
+and ``effective_rank`` go into that step's ``metrics.jsonl`` record (monitored steps are always logged), and
+a value below ``engine.collapse_std_min`` / ``engine.collapse_rank_min`` logs one warning and is counted
+(:attr:`TrainResult.n_collapse_warnings`). Monitoring reads the targets only: it changes no number of the run.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import BaseModel, TypeAdapter
 from torch import Tensor
 
 from biojepa.config import RunConfig, config_hash
@@ -31,6 +38,7 @@ from biojepa.engine.checkpoint import find_resume, list_checkpoints, load_checkp
 from biojepa.engine.faults import FaultPlan, faults_from_env
 from biojepa.engine.jepa import JEPA
 from biojepa.engine.metrics_log import MetricsLog
+from biojepa.engine.monitors import collapse_warnings
 from biojepa.engine.runinfo import write_run_info
 from biojepa.engine.schedules import Schedules
 from biojepa.engine.seed import capture_rng_state, restore_rng_state, seed_everything
@@ -56,6 +64,9 @@ RESUME_IGNORED: tuple[str, ...] = (
     "engine.keep_ckpts",
     "engine.log_every",
     "engine.max_nonfinite",
+    "engine.monitor_every",  # the monitors only read the targets
+    "engine.collapse_std_min",
+    "engine.collapse_rank_min",
     "log.",
 )
 
@@ -77,6 +88,11 @@ class TrainResult:
         n_nonfinite: skipped (non-finite) steps over the whole run.
         resumed_from: the completed step this call resumed from (None for a fresh start).
         checkpoint: the last checkpoint written or loaded.
+        monitor: the last collapse statistics measured (``{"target_std", "effective_rank", "n_tokens"}``,
+            see :func:`~biojepa.engine.monitors.collapse_stats`; None for a non-finite value), None if no
+            step was monitored.
+        n_collapse_warnings: monitored steps whose statistics fell below ``engine.collapse_std_min`` or
+            ``engine.collapse_rank_min`` (one logged warning each), over the whole run.
     """
 
     steps: int
@@ -87,6 +103,8 @@ class TrainResult:
     n_nonfinite: int = 0
     resumed_from: int | None = None
     checkpoint: str | None = None
+    monitor: dict[str, float | None] | None = None
+    n_collapse_warnings: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -128,18 +146,55 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _schema_defaults(model: type[BaseModel] = RunConfig, prefix: str = "") -> dict[str, Any]:
+    """Flattened JSON-mode defaults of a config schema: ``{"model.target_norm": False, ...}``.
+
+    Nested sections are walked field by field (a section's own default factory is not needed); required
+    fields have no entry; a mapping default is flattened like :func:`_flatten` does (``{}`` adds nothing).
+    """
+    out: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        key = f"{prefix}{name}"
+        ann = info.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out.update(_schema_defaults(ann, key + "."))
+        elif not info.is_required():
+            value = TypeAdapter(ann).dump_python(info.get_default(call_default_factory=True), mode="json")
+            if isinstance(value, Mapping):
+                out.update(_flatten(value, key + "."))
+            else:
+                out[key] = value
+    return out
+
+
+_ABSENT = object()
+
+
 def _resume_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """Fields that differ between a checkpoint's config and the current one (RESUME_IGNORED excepted)."""
+    """Fields that differ between a checkpoint's config and the current one (RESUME_IGNORED excepted).
+
+    A field missing from the checkpoint's config (written by a biojepa that did not have it yet) counts as
+    its schema default, so adding a config field with a default never breaks the resume of older runs.
+    """
     a, b = _flatten(old), _flatten(new)
+    defaults = _schema_defaults()
 
     def ignored(key: str) -> bool:
         return any(key == p or (p.endswith(".") and key.startswith(p)) for p in RESUME_IGNORED)
 
-    return sorted(
-        f"{k}: checkpoint {a.get(k)!r}, now {b.get(k)!r}"
-        for k in set(a) | set(b)
-        if not ignored(k) and a.get(k) != b.get(k)
-    )
+    out = []
+    for k in set(a) | set(b):
+        if ignored(k):
+            continue
+        now = b.get(k)
+        then = a.get(k, defaults.get(k, _ABSENT))
+        if then is _ABSENT:
+            if now is not None:
+                out.append(f"{k}: checkpoint (absent), now {now!r}")
+        elif then != now:
+            where = "(absent; default " + repr(then) + ")" if k not in a else repr(then)
+            out.append(f"{k}: checkpoint {where}, now {now!r}")
+    return sorted(out)
 
 
 def _unpack(batch: Any) -> tuple[Tensor, MaskSet]:
@@ -165,7 +220,8 @@ class Trainer:
         device: a device, ``"auto"``, or None for ``cfg.engine.device``.
         progress: ``progress(step, total, info)``, called after every optimizer step with the completed
             step, ``engine.steps`` and ``info = {"loss": float | None, "lr": float}`` (plus ``"skipped"``,
-            the count of non-finite steps, once there is one).
+            the count of non-finite steps, once there is one, and ``"eff_rank"``, the last effective rank
+            of the targets, once a step was monitored).
 
     Raises:
         ConfigError: a bad device / precision combination, a warm-up longer than the run, or an unparsable
@@ -219,6 +275,8 @@ class Trainer:
             "consecutive_nonfinite": c.consecutive,
             "losses": list(c.losses),
             "last_finite_loss": c.last_finite,
+            "monitor": c.monitor,
+            "n_collapse_warnings": c.n_collapse,
             "wall_s": c.wall_before + (time.perf_counter() - c.t_start),
             "world_size": 1,
             "versions": {"biojepa": __version__, "torch": torch.__version__, "numpy": np.__version__},
@@ -273,6 +331,8 @@ class Trainer:
         c.consecutive = int(state.get("consecutive_nonfinite", 0))
         c.losses.extend(state.get("losses", []))
         c.last_finite = state.get("last_finite_loss")
+        c.monitor = state.get("monitor")
+        c.n_collapse = int(state.get("n_collapse_warnings", 0))
         c.wall_before = float(state.get("wall_s", 0.0))
         if "rng" in state:
             restore_rng_state(state["rng"])
@@ -310,6 +370,20 @@ class Trainer:
             "optim.grad_clip, use engine.precision=fp32, or check the data for NaN/Inf"
         )
 
+    def _check_collapse(self, step_no: int, stats: Mapping[str, float], c: _Counters) -> None:
+        """Log one warning (and count it) when the collapse statistics of a step fall below the thresholds."""
+        eng = self.cfg.engine
+        reasons = collapse_warnings(stats, std_min=eng.collapse_std_min, rank_min=eng.collapse_rank_min)
+        if not reasons:
+            return
+        c.n_collapse += 1
+        log.warning(
+            "step %d: possible representation collapse: %s. Try a lower optim.lr, a higher EMA momentum "
+            "start (optim.ema_start), model.target_norm=true, or another masking ratio (mask.params); "
+            "collapse warning %d of this run",
+            step_no, "; ".join(reasons), c.n_collapse,
+        )  # fmt: skip
+
     # -- the loop ---------------------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> TrainResult:
         """Train from step 0, or from the newest valid checkpoint when ``resume`` is True.
@@ -342,12 +416,14 @@ class Trainer:
         last_ckpt: Path | None = resumed
         t0 = time.perf_counter()
         start = c.step
+        monitor_every = cfg.engine.monitor_every or cfg.engine.log_every
         try:
             it = iter(self.make_batches(start)) if start < total else iter(())
             for i in range(start, total):
                 step_no = i + 1  # completed steps after this update
                 lr, wd, mom = self.schedules.at(i)
                 t_step = time.perf_counter()
+                monitored = step_no % monitor_every == 0 or step_no == total
                 micro, ids = self._next_micro_batches(it, i)
                 stats = train_step(
                     self._fwd,
@@ -360,6 +436,7 @@ class Trainer:
                     grad_clip=cfg.optim.grad_clip,
                     nan_loss=step_no in self.faults.nan_loss,
                     nan_grad=step_no in self.faults.nan_grad,
+                    monitor=monitored,
                 )
                 step_s = time.perf_counter() - t_step
                 c.step = step_no
@@ -389,13 +466,21 @@ class Trainer:
                     "step_s": step_s,
                     "wall_s": c.wall_before + (time.perf_counter() - c.t_start),
                 }
-                logged = step_no % cfg.engine.log_every == 0 or step_no == total
+                if stats.monitor is not None:
+                    # non-finite statistics (non-finite targets) are kept as None: strict JSON everywhere
+                    c.monitor = {k: v if math.isfinite(v) else None for k, v in stats.monitor.items()}
+                    record["target_std"] = c.monitor["target_std"]
+                    record["effective_rank"] = c.monitor["effective_rank"]
+                    self._check_collapse(step_no, stats.monitor, c)
+                logged = monitored or step_no % cfg.engine.log_every == 0 or step_no == total
                 if logged:
                     metrics.append(record)
                 if self.progress is not None:
                     info: dict[str, Any] = {"loss": loss, "lr": lr}
                     if c.n_nonfinite:
                         info["skipped"] = c.n_nonfinite
+                    if c.monitor is not None and c.monitor.get("effective_rank") is not None:
+                        info["eff_rank"] = c.monitor["effective_rank"]
                     self.progress(step_no, total, info)
                 self.faults.after_update(step_no)  # test-only: kill / exit before this step's checkpoint
                 if c.consecutive >= cfg.engine.max_nonfinite:
@@ -415,6 +500,8 @@ class Trainer:
             n_nonfinite=c.n_nonfinite,
             resumed_from=start if resumed else None,
             checkpoint=str(last_ckpt) if last_ckpt else None,
+            monitor=dict(c.monitor) if c.monitor is not None else None,
+            n_collapse_warnings=c.n_collapse,
         )
 
 
@@ -430,3 +517,5 @@ class _Counters:
     consecutive: int = 0
     last_finite: float | None = None
     wall_before: float = 0.0
+    monitor: dict[str, float | None] | None = None
+    n_collapse: int = 0

@@ -21,6 +21,12 @@ The ECG-JEPA protocols (research note ecg.md §1.7) map onto :class:`FinetuneCon
 ECG-JEPA's encoder dropout during fine-tuning (0.1 / 0.05) has no counterpart here: the encoder is used as
 given.
 
+Layer-wise learning-rate decay (BEiT / MAE / Brain-JEPA fine-tuning, off by default): with
+``layer_decay=d`` the parameters of a transformer encoder get the learning rate ``lr * d ** (L - layer)``,
+``L = depth + 1``: the tokenizer, positional embedding and register tokens are layer 0, block ``i`` is layer
+``i + 1``, everything else (the final norm, the head) is layer ``L`` at the full rate
+(:func:`layer_ids`, :func:`layer_decay_param_groups`; Brain-JEPA uses ``d = 0.75``).
+
 Example:
     >>> cfg = FinetuneConfig(crop_len=1250, eval_stride=625)          # doctest: +SKIP
     >>> res = finetune(encoder, x_tr, y_tr, x_va, y_va, cfg, head=probe_result.head)  # doctest: +SKIP
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -48,7 +55,15 @@ from biojepa.eval.probes import _n_out, _prepare_targets
 from biojepa.eval.windows import aggregate, extract_windows, window_starts
 from biojepa.nn.heads import AttentivePooler, LinearHead
 
-__all__ = ["FinetuneConfig", "FinetuneModel", "FinetuneResult", "finetune", "predict_windows"]
+__all__ = [
+    "FinetuneConfig",
+    "FinetuneModel",
+    "FinetuneResult",
+    "finetune",
+    "layer_decay_param_groups",
+    "layer_ids",
+    "predict_windows",
+]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +105,8 @@ class FinetuneConfig(BaseModel):
         seed: seeds the head initialisation, the crop draws and torch's global RNG during training.
         device: where the model trains (e.g. ``"cpu"``, ``"cuda"``).
         eval_batch_size: windows per forward pass during validation.
+        layer_decay: layer-wise learning-rate decay factor in (0, 1] (:func:`layer_decay_param_groups`);
+            ``None`` (the default) trains every parameter at the scheduled rate.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -115,6 +132,7 @@ class FinetuneConfig(BaseModel):
     seed: int = 0
     device: str = "cpu"
     eval_batch_size: int = Field(256, ge=1)
+    layer_decay: float | None = Field(None, gt=0, le=1)
 
     @field_validator("betas")
     @classmethod
@@ -269,6 +287,74 @@ def _param_groups(module: nn.Module, weight_decay: float) -> list[dict[str, Any]
     decay = [p for p in module.parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for p in module.parameters() if p.requires_grad and p.ndim < 2]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+#: Parameter-name components that belong to the input embedding (layer 0 of the layer-wise lr decay).
+_EMBED_PARTS = frozenset({"tokenizer", "pos_embed", "patch_embed", "registers", "cls_token", "mask_token"})
+_BLOCK_RE = re.compile(r"(?:^|\.)blocks\.(\d+)(?:\.|$)")
+
+
+def layer_ids(module: nn.Module) -> tuple[dict[str, int], int]:
+    """Layer index of every trainable parameter of ``module`` for layer-wise lr decay, and the top index ``L``.
+
+    ``L = n_blocks + 1`` where ``n_blocks`` is one more than the largest ``blocks.<i>`` index in the parameter
+    names (a :class:`~biojepa.nn.encoder.SignalEncoder`'s ``transformer.blocks``, also inside a
+    :class:`FinetuneModel`). A parameter in ``blocks.<i>`` is layer ``i + 1``; one whose name has a component
+    ``tokenizer``, ``pos_embed``, ``patch_embed``, ``registers``, ``cls_token`` or ``mask_token`` is layer 0;
+    any other (final norm, head) is layer ``L``. Meant for modules holding one transformer stack.
+
+    Returns:
+        ``({parameter name: layer}, L)``.
+    """
+    names = [n for n, p in module.named_parameters() if p.requires_grad]
+    blocks = [int(m.group(1)) for n in names if (m := _BLOCK_RE.search(n)) is not None]
+    top = (max(blocks) + 1 if blocks else 0) + 1
+    ids: dict[str, int] = {}
+    for n in names:
+        m = _BLOCK_RE.search(n)
+        if m is not None:
+            ids[n] = int(m.group(1)) + 1
+        elif _EMBED_PARTS.intersection(n.split(".")):
+            ids[n] = 0
+        else:
+            ids[n] = top
+    return ids, top
+
+
+def layer_decay_param_groups(
+    module: nn.Module, weight_decay: float, layer_decay: float
+) -> list[dict[str, Any]]:
+    """AdamW parameter groups with layer-wise learning-rate decay (BEiT / MAE ``param_groups_lrd``).
+
+    Every group carries ``lr_scale = layer_decay ** (L - layer)`` (:func:`layer_ids`); the training loop sets
+    ``group["lr"] = lr * group["lr_scale"]``. Weight decay applies to trainable parameters with two or more
+    dimensions only, as in :func:`_param_groups`. Groups also carry ``layer`` (for inspection); empty groups are
+    left out.
+
+    Raises:
+        ConfigError: ``layer_decay`` outside (0, 1] or a negative ``weight_decay``.
+    """
+    if not 0.0 < float(layer_decay) <= 1.0:
+        raise ConfigError(f"layer_decay must be in (0, 1], got {layer_decay}")
+    if float(weight_decay) < 0:
+        raise ConfigError(f"weight_decay must be >= 0, got {weight_decay}")
+    ids, top = layer_ids(module)
+    groups: dict[tuple[int, bool], dict[str, Any]] = {}
+    for name, p in module.named_parameters():
+        if not p.requires_grad:
+            continue
+        layer, decay = ids[name], p.ndim >= 2
+        g = groups.setdefault(
+            (layer, decay),
+            {
+                "params": [],
+                "weight_decay": float(weight_decay) if decay else 0.0,
+                "lr_scale": float(layer_decay) ** (top - layer),
+                "layer": layer,
+            },
+        )
+        g["params"].append(p)
+    return [groups[k] for k in sorted(groups)]
 
 
 def _loss(task: str, logits: Tensor, target: Tensor) -> Tensor:
@@ -452,7 +538,12 @@ def _train(
     device = torch.device(cfg.device)
     n_tr, _, t_tr = (int(s) for s in x_train.shape)
     trainable = model.head if cfg.freeze_encoder else model
-    opt = torch.optim.AdamW(_param_groups(trainable, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas)
+    groups = (
+        _param_groups(trainable, cfg.weight_decay)
+        if cfg.layer_decay is None
+        else layer_decay_param_groups(trainable, cfg.weight_decay, cfg.layer_decay)
+    )
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
     gen = torch.Generator().manual_seed(cfg.seed)
     y_all = torch.from_numpy(ytr)  # (N, L) float32 or (N,) int64
     offsets = np.arange(cfg.crop_len, dtype=np.int64)  # (crop,)
@@ -467,7 +558,7 @@ def _train(
         step += 1
         lr = warmup_cosine(step, total=cfg.steps, warmup=warmup, start=0.0, peak=cfg.lr, end=cfg.lr_end)
         for group in opt.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_scale"] if "lr_scale" in group else lr
         model.train()
         if cfg.freeze_encoder:
             model.encoder.eval()

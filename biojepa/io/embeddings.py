@@ -26,13 +26,17 @@ from biojepa.errors import ConfigError, ContractError, OptionalDependencyError
 __all__ = ["expand_inputs", "read_embeddings", "run_encode", "write_embeddings"]
 
 
-def expand_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[tuple[str, Any]]:
+def expand_inputs(inputs: Sequence[str | os.PathLike[str]], modality: str | None = None) -> list[tuple[str, Any]]:
     """``(record_id, source)`` per record: WFDB and EEG-file paths stay paths, ``.npy`` files become arrays,
-    folders expand (their WFDB records, then their EDF/BDF/GDF/BrainVision/EEGLAB/FIF files).
+    folders expand (their WFDB records, then their EDF/BDF/GDF/BrainVision/EEGLAB/FIF files). For an fMRI model
+    (``modality="fmri"``) every file stays a path (read with its ROI-matrix or NIfTI reader) and a folder expands
+    to its ROI files (``.npy/.csv/.tsv/.txt/.1D/.mat``, ``.nii``/``.nii.gz``).
 
     Raises:
         ConfigError: an input that is neither a file, a WFDB record nor a folder.
     """
+    if modality == "fmri":
+        return _expand_fmri(inputs)
     out: list[tuple[str, Any]] = []
     for item in inputs:
         p = Path(item)
@@ -60,6 +64,27 @@ def expand_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[tuple[str, A
             out.append((str(p), str(p)))
         else:
             out.append((str(p), str(p)))  # a missing file: an error row, not an abort
+    return out
+
+
+def _expand_fmri(inputs: Sequence[str | os.PathLike[str]]) -> list[tuple[str, Any]]:
+    from biojepa.adapters.fmri.readers import MATRIX_SUFFIXES, NIFTI_SUFFIXES
+
+    def is_roi_file(f: Path) -> bool:
+        name = f.name.lower()
+        return f.is_file() and (f.suffix.lower() in MATRIX_SUFFIXES or name.endswith(NIFTI_SUFFIXES)) and not (
+            name.endswith("_rois.csv") or name in ("participants.csv", "participants.tsv"))
+
+    out: list[tuple[str, Any]] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            files = sorted(f for f in p.iterdir() if is_roi_file(f))
+            if not files:
+                raise ConfigError(f"folder {p} holds no ROI time-series file (.npy/.csv/.tsv/.txt/.1D/.mat/.nii[.gz])")
+            out.extend((str(f), str(f)) for f in files)
+        else:
+            out.append((str(p), str(p)))  # a missing or unreadable file is an error row, not an abort
     return out
 
 
@@ -131,13 +156,13 @@ def run_encode(
     Path(out)  # validate early
     if Path(out).suffix not in (".parquet", ".npy"):
         raise ConfigError(f"--out must end in .parquet or .npy, got {Path(out).name!r}")
-    records = expand_inputs(inputs)
-    if not records:
-        raise ConfigError("no input records given")
     device = options.get("device", "auto")
     import torch
 
     enc = resolve_model(model, device=("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
+    records = expand_inputs(inputs, modality=enc.spec.modality)
+    if not records:
+        raise ConfigError("no input records given")
     dim = int(enc.spec.encoder.dim)
     ids: list[str] = []
     n_win: list[int] = []

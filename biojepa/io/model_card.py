@@ -69,6 +69,8 @@ def render_model_card(config: Mapping[str, Any]) -> str:
         f"| units | {sig['units']} |",
         f"| window | {sig['n_times']} samples |",
         f"| normalisation | {_norm_text(sig['normalization'])} |",
+        *([f"| atlas | {sig['atlas']} |"] if sig.get("atlas") else []),
+        *([f"| ROI order sha256 | {sig['roi_order_sha256']} |"] if sig.get("roi_order_sha256") else []),
         "",
         "## Architecture",
         "",

@@ -111,8 +111,14 @@ def build_encoder(spec: ModelSpec) -> Any:
     return enc
 
 
-def build_jepa(spec: ModelSpec, *, loss: str = "l1") -> Any:
-    """Build the :class:`~biojepa.engine.jepa.JEPA` (encoder, EMA target, predictor) for ``spec``."""
+def build_jepa(spec: ModelSpec, *, loss: str = "l1", target_norm: bool = False) -> Any:
+    """Build the :class:`~biojepa.engine.jepa.JEPA` (encoder, EMA target, predictor) for ``spec``.
+
+    Args:
+        spec: the model spec.
+        loss: latent loss kind (``"l1"``, ``"smooth_l1"``, ``"l2"``).
+        target_norm: layer-normalise the EMA targets (I-JEPA, Brain-JEPA).
+    """
     from biojepa.engine.jepa import JEPA
     from biojepa.nn.predictor import Predictor
 
@@ -122,7 +128,7 @@ def build_jepa(spec: ModelSpec, *, loss: str = "l1") -> Any:
         enc.tokenizer, embed_dim=spec.encoder.dim, dim=p.dim, depth=p.depth, n_heads=p.n_heads,
         mlp_ratio=p.mlp_ratio, bias=p.bias,
     )
-    return JEPA(enc, pred, loss=loss)  # type: ignore[arg-type]
+    return JEPA(enc, pred, loss=loss, target_norm=target_norm)  # type: ignore[arg-type]
 
 
 def create_model(name: str, **overrides: Any) -> Any:

@@ -2,8 +2,10 @@
 
 Two heads, both taking encoder features and returning one output vector per input:
 
-* :class:`LinearHead` mean-pools tokens ``(B, N, D) -> (B, D)`` (or takes pooled ``(B, D)`` features) and
-  applies one Linear layer.
+* :class:`LinearHead` mean-pools tokens ``(B, N, D) -> (B, D)`` (or takes pooled ``(B, D)`` features),
+  optionally normalises them (``norm="batchnorm"``: the MAE / Brain-JEPA linear probe's
+  ``BatchNorm1d(affine=False)``; ``norm="layernorm"``: Brain-JEPA's fine-tuning head) and applies one Linear
+  layer.
 * :class:`AttentivePooler` is a single learned query attending over the tokens with one multi-head
   cross-attention (SDPA); the attention's output projection maps straight to the outputs, as in the
   "linear" probe of ECG-JEPA.
@@ -67,7 +69,7 @@ def default_n_heads(dim: int) -> int:
 
 
 class LinearHead(nn.Module):
-    """Mean pooling over tokens followed by one Linear layer.
+    """Mean pooling over tokens, an optional feature normalisation, then one Linear layer.
 
     Args:
         dim: feature width D.
@@ -75,19 +77,40 @@ class LinearHead(nn.Module):
         pool: ``"mean"`` expects tokens ``(B, N, D)`` and mean-pools them (respecting ``mask``);
             ``"none"`` expects already pooled features ``(B, D)``.
         bias: use a bias in the Linear layer.
+        norm: applied to the pooled features before the Linear layer: ``"none"`` (default);
+            ``"batchnorm"``: ``BatchNorm1d(D, affine=False, eps=1e-6)`` (the MAE / Brain-JEPA linear probe) whose
+            running statistics are the cumulative average over all training batches (``momentum=None``:
+            exact for frozen features however few steps are run; the statistics are used in eval mode);
+            ``"layernorm"``: ``LayerNorm(D, eps=1e-6)`` (Brain-JEPA's fine-tuning head: mean-pool -> LayerNorm
+            -> Linear).
     """
 
     def __init__(
-        self, dim: int, n_out: int, pool: Literal["mean", "none"] = "mean", bias: bool = True
+        self,
+        dim: int,
+        n_out: int,
+        pool: Literal["mean", "none"] = "mean",
+        bias: bool = True,
+        norm: Literal["none", "batchnorm", "layernorm"] = "none",
     ) -> None:
         super().__init__()
         if dim < 1 or n_out < 1:
             raise ConfigError(f"LinearHead needs dim >= 1 and n_out >= 1, got dim={dim}, n_out={n_out}")
         if pool not in ("mean", "none"):
             raise ConfigError(f"LinearHead pool must be 'mean' or 'none', got {pool!r}")
+        if norm not in ("none", "batchnorm", "layernorm"):
+            raise ConfigError(f"LinearHead norm must be 'none', 'batchnorm' or 'layernorm', got {norm!r}")
         self.dim = dim
         self.n_out = n_out
         self.pool = pool
+        self.norm_kind = norm
+        self.norm: nn.Module = (
+            nn.BatchNorm1d(dim, affine=False, eps=1e-6, momentum=None)
+            if norm == "batchnorm"
+            else nn.LayerNorm(dim, eps=1e-6)
+            if norm == "layernorm"
+            else nn.Identity()
+        )
         self.linear = nn.Linear(dim, n_out, bias=bias)
         _trunc_normal_(self.linear.weight)
         if self.linear.bias is not None:
@@ -114,7 +137,7 @@ class LinearHead(nn.Module):
                 )
         if x.shape[-1] != self.dim:
             raise ContractError(f"LinearHead expects feature width {self.dim}, got {x.shape[-1]}")
-        return self.linear(x)
+        return self.linear(self.norm(x))
 
 
 class AttentivePooler(nn.Module):

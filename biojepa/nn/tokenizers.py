@@ -16,6 +16,8 @@ Tokenizers are registered in :data:`biojepa.registry.TOKENIZERS` by kind; adapte
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -70,6 +72,25 @@ class Tokenizer(nn.Module, metaclass=abc.ABCMeta):
     def mask_defaults(self) -> dict[str, Any]:
         """Mask parameters the model supplies (e.g. electrode ``positions``); the recipe's values win."""
         return {}
+
+    @classmethod
+    def fit_spec(cls, spec: Any, stores: Mapping[str, Any], out_dir: Path | None) -> Any:
+        """Resolve data-dependent tokenizer arguments before a model is built for pretraining.
+
+        ``biojepa pretrain`` calls it once the training data are open (``stores``: dataset id -> record store)
+        with the run directory. Return the updated :class:`~biojepa.models.ModelSpec` (e.g. the fMRI tokenizer
+        fits its ROI gradient table on the training records and writes it into its ``args``) or None when there
+        is nothing to fit (the default).
+        """
+        return None
+
+    def valid_tokens(self, input_shape: tuple[int, ...], n_valid: int) -> Tensor | None:
+        """Token indices (K,) that see only the first ``n_valid`` samples of an input padded to ``input_shape``.
+
+        Used to keep padding out of the encoder for series shorter than the model window (``encode(pad=True)``);
+        None (the default) means the tokenizer cannot tell, and padded tokens are encoded like the others.
+        """
+        return None
 
     def num_tokens(self, input_shape: tuple[int, ...]) -> int:
         """Number of tokens for one input of shape ``input_shape``."""

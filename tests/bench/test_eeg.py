@@ -49,7 +49,7 @@ def _rows(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_registered_as_a_benchmark() -> None:
     assert bench.BENCHES["eeg"].__name__ == "run_eeg_bench"
-    assert sorted(bench.BENCHES) == ["ecg", "eeg", "encode", "engine"]
+    assert sorted(bench.BENCHES) == ["ecg", "eeg", "encode", "engine", "fmri"]
 
 
 def test_docstring_examples() -> None:

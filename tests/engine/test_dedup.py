@@ -189,3 +189,13 @@ def test_pooled_normalization_weights_a_mixture() -> None:
     # E[x^2] = 0.75 * 1 + 0.25 * (4 + 16) = 5.75; var = 5.75 - 1 = 4.75
     assert out["std"] == pytest.approx([4.75**0.5])
     assert out["pooled_over"] == pytest.approx({"a": 0.75, "b": 0.25})
+
+
+def test_pooled_normalization_of_robust_statistics_averages_medians_and_iqrs() -> None:
+    a = {"method": "robust", "mean": [0.0, 1.0], "std": [1.0, 2.0], "n_records": 3}
+    b = {"method": "robust", "mean": [2.0, 1.0], "std": [3.0, 2.0], "n_records": 1}
+    out = pooled_normalization({"a": a, "b": b}, {"a": 0.75, "b": 0.25})
+    np.testing.assert_allclose(out["mean"], [0.5, 1.0])
+    np.testing.assert_allclose(out["std"], [1.5, 2.0])  # weighted IQRs, not a mixture standard deviation
+    single = pooled_normalization({"a": a}, {"a": 1.0})
+    assert single["mean"] == a["mean"] and single["std"] == a["std"]

@@ -166,3 +166,53 @@ def test_several_masks_per_input_match_repeating_the_batch() -> None:
     torch.testing.assert_close(out.pred, ref.pred)
     with pytest.raises(ValueError, match="multiple of the batch"):
         model(x[:1].repeat(5, 1, 1)[:, :, :512], masks.ctx_idx, masks.tgt_idx)
+
+
+def test_target_norm_layer_normalises_targets_and_default_is_unchanged(cfg: Any) -> None:
+    from biojepa.models import build_jepa, get_spec
+    from biojepa.nn.tokenizers import gather_tokens
+
+    model: JEPA = tiny_model(cfg)
+    assert model.target_norm is False  # build_jepa's default
+    assert "target_norm=False" in repr(model)
+    x, masks = make_batch(cfg, 0)
+    keys = set(model.state_dict())
+    with torch.no_grad():
+        full = model.target_encoder(x)  # (B, N, D)
+        plain = model(x, masks.ctx_idx, masks.tgt_idx, masks.tgt_valid)
+        fresh = JEPA(model.context_encoder, model.predictor, loss="l1")  # target_norm omitted
+        fresh.target_encoder.load_state_dict(model.target_encoder.state_dict())
+        same = fresh(x, masks.ctx_idx, masks.tgt_idx, masks.tgt_valid)
+        model.target_norm = True
+        normed = model(x, masks.ctx_idx, masks.tgt_idx, masks.tgt_valid)
+    # default False: the targets are exactly the target encoder's tokens, bit for bit
+    assert torch.equal(plain.target, gather_tokens(full, masks.tgt_idx))
+    assert torch.equal(same.target, plain.target) and torch.equal(same.loss, plain.loss)
+    # True: per-token layer norm over D, no affine parameters, computed before the gather
+    expected = gather_tokens(torch.nn.functional.layer_norm(full.float(), (full.shape[-1],)), masks.tgt_idx)
+    assert torch.equal(normed.target, expected)
+    torch.testing.assert_close(
+        normed.target.mean(-1), torch.zeros(normed.target.shape[:2]), atol=1e-5, rtol=0
+    )
+    torch.testing.assert_close(
+        normed.target.var(-1, correction=0), torch.ones(normed.target.shape[:2]), atol=1e-3, rtol=0
+    )
+    assert torch.equal(normed.pred, plain.pred)  # only the targets change
+    assert not torch.equal(normed.loss, plain.loss)
+    assert normed.target.dtype == torch.float32 and not normed.target.requires_grad
+    assert set(model.state_dict()) == keys  # no new parameters or buffers: checkpoints are unchanged
+    spec = get_spec(cfg.model.name, **cfg.model.overrides)
+    assert build_jepa(spec).target_norm is False
+
+
+def test_target_norm_trains_and_keeps_the_target_encoder_gradient_free(cfg: Any) -> None:
+    torch.manual_seed(0)
+    model: JEPA = tiny_model(cfg)
+    model.target_norm = True
+    model.train()
+    x, masks = make_batch(cfg, 1)
+    out = model(x, masks.ctx_idx, masks.tgt_idx, masks.tgt_valid)
+    out.loss.backward()
+    assert torch.isfinite(out.loss)
+    assert all(p.grad is None for p in model.target_encoder.parameters())
+    assert all(p.grad is not None for p in model.trainable_parameters())

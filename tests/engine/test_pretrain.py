@@ -30,6 +30,8 @@ RESULT_KEYS = {
     "losses",
     "datasets",
     "device",
+    "monitor",
+    "n_collapse_warnings",
 }
 
 
@@ -52,6 +54,9 @@ def test_result_dict(finished: tuple[Any, Path, dict[str, Any]]) -> None:
     assert res["final_loss"] == res["losses"][-1]["loss"]
     assert res["datasets"] == {"synthetic": {"n_records": 16, "n_quarantined": 0, "n_duplicates_dropped": 0}}
     assert res["device"] == "cpu" and res["wall_s"] >= 0
+    # the collapse monitors of the last step (a 6-step run measures at its last step)
+    assert set(res["monitor"]) == {"target_std", "effective_rank", "n_tokens"} and res["monitor"]["n_tokens"] > 0
+    assert res["n_collapse_warnings"] >= 0
     json.dumps(res, allow_nan=False)  # the --json file is strict JSON
 
 

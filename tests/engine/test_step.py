@@ -84,3 +84,53 @@ def test_accumulation_averages_micro_batch_losses(cfg: Any) -> None:
     assert stats.loss == pytest.approx((l0 + l1) / 2, rel=1e-5)
     with pytest.raises(ValueError, match="at least one micro-batch"):
         train_step(model, opt, [], lr=0.0, weight_decay=0.0, momentum=1.0)
+
+
+def test_monitoring_changes_no_number_of_the_step(cfg: Any) -> None:
+    """Monitored and unmonitored steps give identical losses, gradient norms, parameters, EMA and RNG."""
+    runs = []
+    for monitor in (False, True):
+        model = tiny_model(cfg)
+        opt = build_optimizer(model)
+        torch.manual_seed(123)
+        stats = []
+        for s in range(3):
+            micro = [make_batch(cfg, 2 * s), make_batch(cfg, 2 * s + 1)]
+            stats.append(
+                train_step(model, opt, micro, lr=1e-2, weight_decay=0.05, momentum=0.9, monitor=monitor)
+            )
+        runs.append((stats, model.state_dict(), opt.state_dict()["state"], torch.get_rng_state()))
+    (s0, p0, o0, r0), (s1, p1, o1, r1) = runs
+    assert [(s.loss, s.grad_norm, s.finite) for s in s0] == [(s.loss, s.grad_norm, s.finite) for s in s1]
+    assert set(p0) == set(p1) and all(torch.equal(p0[k], p1[k]) for k in p0)
+    for k, st in o0.items():
+        assert all(torch.equal(v, o1[k][n]) for n, v in st.items() if isinstance(v, torch.Tensor))
+    assert torch.equal(r0, r1)
+    assert all(s.monitor is None for s in s0)
+    for s in s1:
+        assert s.monitor is not None and set(s.monitor) == {"target_std", "effective_rank", "n_tokens"}
+        assert s.monitor["target_std"] > 0 and 1.0 <= s.monitor["effective_rank"] <= 32
+
+
+def test_monitor_measures_the_last_micro_batch_targets(cfg: Any) -> None:
+    from biojepa.engine.monitors import collapse_stats
+
+    model = tiny_model(cfg)
+    opt = build_optimizer(model)
+    b0, b1 = make_batch(cfg, 0), make_batch(cfg, 1)
+    with torch.no_grad():
+        # (B, M, D): the targets of the last micro-batch, before the step's EMA update
+        target = model(b1[0], b1[1].ctx_idx, b1[1].tgt_idx, b1[1].tgt_valid).target
+    stats = train_step(model, opt, [b0, b1], lr=1e-2, weight_decay=0.0, momentum=0.5, monitor=True)
+    assert stats.monitor == collapse_stats(target, b1[1].tgt_valid)
+    assert stats.monitor["n_tokens"] == float(
+        b1[1].tgt_idx.numel() if b1[1].tgt_valid is None else b1[1].tgt_valid.sum()
+    )
+    # a collapsed target encoder (its final norm zeroed: every target token 0) is measured as such
+    with torch.no_grad():
+        model.target_encoder.transformer.norm.weight.zero_()
+        if model.target_encoder.transformer.norm.bias is not None:
+            model.target_encoder.transformer.norm.bias.zero_()
+    stats = train_step(model, opt, [b0], lr=1e-2, weight_decay=0.0, momentum=1.0, monitor=True)
+    assert stats.monitor is not None
+    assert (stats.monitor["target_std"], stats.monitor["effective_rank"]) == (0.0, 1.0)

@@ -22,7 +22,9 @@ from biojepa.errors import ConfigError, DataError, NonFiniteLossError
 from tests.engine._tiny import batch_factory, run_trainer, tiny_config, tiny_model
 
 REPO = Path(__file__).resolve().parents[2]
-DETERMINISTIC = ("step", "loss", "lr", "wd", "ema", "grad_norm", "finite", "samples_seen")
+DETERMINISTIC = (
+    "step", "loss", "lr", "wd", "ema", "grad_norm", "finite", "samples_seen", "target_std", "effective_rank",
+)  # fmt: skip
 
 
 def _metrics(run: Path) -> list[dict[str, Any]]:
@@ -76,7 +78,12 @@ def test_run_directory_layout(reference: tuple[Path, dict[str, Any]]) -> None:
         "samples_seen",
         "step_s",
         "wall_s",
+        "target_std",  # log_every=1: every step is monitored
+        "effective_rank",
     }
+    assert all(r["target_std"] > 0.01 and 2.0 < r["effective_rank"] <= 32 for r in recs)
+    assert res["n_collapse_warnings"] == 0
+    assert res["monitor"] is not None and res["monitor"]["effective_rank"] == recs[-1]["effective_rank"]
     assert recs[0]["lr"] == pytest.approx(1e-6)  # schedule at step index 0
     assert recs[-1]["samples_seen"] == 96
     assert res["checkpoint"] == str(run / "checkpoints" / "step_00000012")
@@ -219,7 +226,9 @@ def test_progress_events_and_short_iterator(tmp_path: Path) -> None:
 
     Trainer(cfg, tiny_model(cfg), batch_factory(cfg), tmp_path / "a", progress=progress).fit()
     assert [(s, t) for s, t, _ in events] == [(1, 3), (2, 3), (3, 3)]
-    assert all(set(info) == {"loss", "lr"} and info["loss"] > 0 for _, _, info in events)
+    assert all(set(info) == {"loss", "lr", "eff_rank"} and info["loss"] > 0 for _, _, info in events)
+    recs = read_metrics(tmp_path / "a" / "metrics.jsonl")
+    assert [info["eff_rank"] for _, _, info in events] == [r["effective_rank"] for r in recs]
 
     full = batch_factory(cfg)
 
@@ -229,6 +238,118 @@ def test_progress_events_and_short_iterator(tmp_path: Path) -> None:
 
     with pytest.raises(DataError, match="batch iterator ended at optimizer step 1"):
         Trainer(cfg, tiny_model(cfg), short, tmp_path / "b").fit()
+
+
+def test_monitor_every_adds_logged_monitored_steps(tmp_path: Path) -> None:
+    res = run_trainer(str(tmp_path), ["engine.log_every=5", "engine.monitor_every=3"])
+    recs = read_metrics(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in recs] == [3, 5, 6, 9, 10, 12]  # monitored steps are always logged
+    assert [r["step"] for r in recs if "effective_rank" in r] == [3, 6, 9, 12]  # and the last step
+    assert res["monitor"] == {
+        "target_std": recs[-1]["target_std"],
+        "effective_rank": recs[-1]["effective_rank"],
+        "n_tokens": res["monitor"]["n_tokens"],
+    }
+    assert res["monitor"]["n_tokens"] > 8 and res["n_collapse_warnings"] == 0
+
+
+def _collapse_model(cfg: Any) -> Any:
+    """The tiny model with a collapsed target encoder: its final norm zeroed, so every target token is 0."""
+    model = tiny_model(cfg)
+    norm = model.target_encoder.transformer.norm
+    with torch.no_grad():
+        norm.weight.zero_()
+        if norm.bias is not None:
+            norm.bias.zero_()
+    return model
+
+
+def test_collapsed_targets_warn_once_per_monitored_step_and_resume_the_count(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    over = ["optim.ema_start=1.0", "optim.ema_end=1.0", "engine.log_every=2", "engine.steps=4"]
+    cfg = tiny_config(*over)
+    events: list[dict[str, Any]] = []
+    with caplog.at_level("WARNING", logger="biojepa.engine.trainer"):
+        res = Trainer(
+            cfg,
+            _collapse_model(cfg),
+            batch_factory(cfg),
+            tmp_path,
+            progress=lambda s, t, i: events.append(dict(i)),
+        ).fit()
+    warned = [r.getMessage() for r in caplog.records if "representation collapse" in r.getMessage()]
+    assert len(warned) == 2 and res.n_collapse_warnings == 2  # monitored steps 2 and 4, one warning each
+    assert warned[0].startswith("step 2: possible representation collapse")
+    for needle in ("target_std 0 < 0.01", "effective_rank 1 < 2", "optim.lr", "optim.ema_start",
+                   "model.target_norm", "mask"):  # fmt: skip
+        assert needle in warned[1], needle
+    assert res.monitor is not None
+    assert (res.monitor["target_std"], res.monitor["effective_rank"]) == (0.0, 1.0)
+    recs = {r["step"]: r for r in read_metrics(tmp_path / "metrics.jsonl")}
+    assert (recs[4]["target_std"], recs[4]["effective_rank"]) == (0.0, 1.0)
+    assert "eff_rank" not in events[0] and events[1]["eff_rank"] == 1.0 and events[3]["eff_rank"] == 1.0
+    # thresholds of 0 switch the warnings off (and may change on resume: they do not change the numbers)
+    caplog.clear()
+    cfg = tiny_config(*over[:-1], "engine.steps=6", "engine.collapse_std_min=0", "engine.collapse_rank_min=0")
+    more = Trainer(cfg, _collapse_model(cfg), batch_factory(cfg), tmp_path).fit(resume=True)
+    assert more.resumed_from == 4 and more.n_collapse_warnings == 2  # restored from the checkpoint, none new
+    assert not [r for r in caplog.records if "representation collapse" in r.getMessage()]
+    cfg = tiny_config(*over[:-1], "engine.steps=8")
+    again = Trainer(cfg, _collapse_model(cfg), batch_factory(cfg), tmp_path).fit(resume=True)
+    assert again.resumed_from == 6 and again.n_collapse_warnings == 3  # + step 8 (step 6 ran with thresholds 0)
+
+
+def test_resume_of_a_checkpoint_written_before_the_new_config_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint whose stored config lacks model.target_norm / engine.monitor_every / ... still resumes."""
+    new_keys = {
+        "model": ("target_norm",),
+        "engine": ("monitor_every", "collapse_std_min", "collapse_rank_min"),
+    }
+    original = Trainer._state_extra
+
+    def old_state(self: Trainer, step: int, c: Any) -> dict[str, Any]:
+        extra = original(self, step, c)
+        config = json.loads(json.dumps(extra["config"]))
+        for section, keys in new_keys.items():
+            for k in keys:
+                del config[section][k]
+        extra["config"] = config
+        del extra["monitor"], extra["n_collapse_warnings"]
+        return extra
+
+    monkeypatch.setattr(Trainer, "_state_extra", old_state)
+    run_trainer(str(tmp_path), ["engine.steps=4"])
+    monkeypatch.undo()
+    stored = json.loads((tmp_path / "checkpoints/step_00000004/state.json").read_text())["config"]
+    assert "target_norm" not in stored["model"] and "monitor_every" not in stored["engine"]
+    absent = r"model\.target_norm: checkpoint \(absent; default False\), now True"
+    with pytest.raises(ConfigError, match=absent):
+        run_trainer(str(tmp_path), ["engine.steps=6", "model.target_norm=true"], resume=True)
+    res = run_trainer(str(tmp_path), ["engine.steps=6", "engine.monitor_every=2"], resume=True)
+    assert res["resumed_from"] == 4 and res["steps"] == 6 and res["n_collapse_warnings"] == 0
+
+
+def test_resume_diff_fills_absent_keys_with_schema_defaults() -> None:
+    from biojepa.engine.trainer import _resume_diff, _schema_defaults
+
+    d = _schema_defaults()
+    assert d["model.target_norm"] is False and d["engine.monitor_every"] is None
+    assert d["engine.collapse_std_min"] == 0.01 and d["optim.betas"] == [0.9, 0.99]
+    assert "engine.steps" not in d and "name" not in d  # required: no default
+    now = tiny_config().model_dump(mode="json")
+    old = json.loads(json.dumps(now))
+    del old["model"]["target_norm"], old["optim"]["grad_clip"]
+    assert _resume_diff(old, now) == []
+    del old["model"]["loss"]  # absent but "l1" is the default and the current value
+    assert _resume_diff(old, now) == []
+    old["model"]["extra_knob"] = 3  # a key the current schema no longer has is a difference
+    assert _resume_diff(old, now) == ["model.extra_knob: checkpoint 3, now None"]
+    del old["model"]["extra_knob"]
+    changed = tiny_config("model.loss=l2").model_dump(mode="json")
+    assert _resume_diff(old, changed) == ["model.loss: checkpoint (absent; default 'l1'), now 'l2'"]
 
 
 # -- THE resume test: SIGKILL in a subprocess, resume in another, compare with an uninterrupted run ---------

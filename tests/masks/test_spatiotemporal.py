@@ -69,8 +69,12 @@ def _sizes(p: dict) -> SpatiotemporalSizes:
 
 
 def _in_range(count: int, n: int, rng: tuple[float, float], lo_clip: int, hi_clip: int) -> bool:
-    """``count`` is a clipped ``int(n * u)`` for some ``u`` in ``[lo, hi]``."""
-    lo = min(max(math.floor(n * rng[0] + 1e-9), lo_clip), hi_clip)
+    """``count`` is a clipped ``int(n * u)`` for some ``u`` in ``[lo, hi]``.
+
+    ``n * lo`` may round either way in floating point (``8 * 0.9999999999999999`` truncates to 7), so the lower
+    bound is taken just below it and the upper bound just above it.
+    """
+    lo = min(max(math.floor(n * rng[0] - 1e-9), lo_clip), hi_clip)
     hi = min(max(math.floor(n * rng[1] + 1e-9), lo_clip), hi_clip)
     return lo <= count <= hi
 
