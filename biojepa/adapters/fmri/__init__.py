@@ -12,7 +12,9 @@ Parts:
 * ``tokenizer``: ROI x patch tokens with a gradient / xyz / learned / no ROI position; ``models``: the
   ``fmri_vit_{tiny,s,b,l}`` specs.
 * ``datasets``: the ``abide_roi``, ``roi_dir`` and ``fmri_synthetic`` sources (``synthetic``: the generator).
-* ``conform``: fMRI inputs of ``biojepa.encode()``; ``fmri_eval``: ``biojepa finetune fmri``.
+* ``conform``: fMRI inputs of ``biojepa.encode()``; ``fmri_eval``: ``biojepa finetune fmri``, with
+  ``features`` (the per-fold normalisation / ROI-table contract and the pooled encoder features) and ``probes``
+  (its linear, sklearn and fine-tuning probes).
 
 Importing this package is cheap: it imports none of its submodules.
 """

@@ -666,6 +666,7 @@ class FmriFileSource:
             "n_quarantined": int(cache.meta.get("n_quarantined", 0)),
             "n_too_short": int(short.size),
             "subjects_used": sorted({s for s in idx["subject"] if s}),
+            "native_tr_s": sorted({float(v) for v in pd.to_numeric(idx["tr_native"], errors="coerce").dropna()}),
             "hours": round(float(lengths[keep].sum()) * tr_s / 3600.0, 4),
         })
         store.provenance = provenance  # type: ignore[attr-defined]

@@ -6,36 +6,22 @@ Protocol (research note fmri.md §1.7 and §6.7). Per seed and fold:
    (:func:`~biojepa.adapters.fmri.datasets.load_fmri_records`: resampled, each ROI's mean removed). Subjects
    without a label, above ``max_mean_fd`` (mean framewise displacement) or shorter than one token are excluded,
    each with its reason in the JSON.
-2. **One normalisation contract** (Brain-JEPA issue #14): a pretrained model's stored robust statistics
-   (per-ROI median / IQR of its pretraining data) are applied as they are; a model without statistics
-   (``random:<name>``) gets :func:`~biojepa.adapters.fmri.transforms.robust_stats` of the *training fold's*
-   records. Likewise a model whose ROI gradient table was never fitted (``roi_table: "auto"``) gets the table of
-   the training fold's group FC (:func:`~biojepa.adapters.fmri.tokenizer.fit_roi_table`), written into its spec
-   as :meth:`~biojepa.adapters.fmri.tokenizer.RoiPatchTokenizer.fit_spec` does. Nothing is ever fitted on a test
-   subject (:func:`fold_contract`).
-3. **Features**: deterministic crops of the model window (``crops="center"``: one centred window; ``"multi"``:
-   every window at stride ``window // 2`` (:func:`~biojepa.adapters.fmri.transforms.crop_starts`)); a record
-   shorter than the window is zero-padded and only its valid tokens are encoded (``keep_idx`` from
-   :meth:`~biojepa.adapters.fmri.tokenizer.RoiPatchTokenizer.valid_tokens`); tokens are mean-pooled, then
-   windows (:func:`embed_records`). ``fd_covariate`` appends the subject's mean FD (standardised with the
-   training fold's statistics) to every variant's features.
-4. **Probe** (``mode``):
+2. **One normalisation contract** (Brain-JEPA issue #14): a model's stored normalisation statistics and ROI
+   gradient table are used as they are; what a model lacks (``random:<name>``, ``roi_table: "auto"``) is fitted
+   on the *training fold's* records. Nothing is ever fitted on a test subject
+   (:func:`~biojepa.adapters.fmri.features.fold_contract`).
+3. **Features**: deterministic crops of the model window (``crops``), only the tokens of a record's real frames
+   encoded, mean-pooled over tokens, then windows (:func:`~biojepa.adapters.fmri.features.embed_records`).
+   ``fd_covariate`` appends the subject's mean FD (standardised with the training fold's statistics) to every
+   variant's features.
+4. **Probe** (``mode``; :mod:`~biojepa.adapters.fmri.probes` has the details):
 
-   * ``linear``: the MAE / Brain-JEPA linear probe, ``BatchNorm1d(affine=False)`` -> ``Linear``
-     (:class:`~biojepa.nn.heads.LinearHead` with ``norm="batchnorm"``), AdamW (``probe_lr``,
-     ``probe_weight_decay`` on the weight), cosine decay to 0 over ``probe_epochs`` epochs of
-     ``probe_batch_size`` (seeded shuffles); cross-entropy, or MSE on the standardised target for regression;
+   * ``linear``: the MAE / Brain-JEPA linear probe, ``BatchNorm1d(affine=False)`` -> ``Linear``, on the
+     features;
    * ``sklearn``: ``StandardScaler`` + ``LogisticRegression`` (classification) / ``Ridge`` (regression), ``C`` /
-     ``alpha`` chosen by ``inner_folds``-fold cross-validation on the training fold (log-loss; Ridge: efficient
-     leave-one-out). For ``p > n`` the features are first projected onto the span of the centred training rows,
-     which is exact for an L2 penalty with an unpenalised intercept and makes the fits fast;
+     ``alpha`` chosen by ``inner_folds``-fold cross-validation on the training fold;
    * ``finetune``: the encoder plus Brain-JEPA's head (mean-pool -> ``LayerNorm`` -> ``Linear``) trained on
-     random crops of the training records (``ft_epochs`` epochs of ``ft_batch_size``, AdamW, weight decay
-     ``ft_weight_decay``, layer-wise lr decay ``ft_layer_decay`` from the head down to the patch embedding
-     (:func:`biojepa.eval.finetune.layer_decay_param_groups`), cosine ``ft_lr -> ft_lr_end``, no warm-up, a
-     fixed number of steps: no validation split is carved out of the small training folds); test logits are
-     averaged over the deterministic crops. Brain-JEPA's drop-path 0.1 has no counterpart (the encoder has
-     none).
+     random crops of the training records; test logits are averaged over the deterministic crops.
 
 Rows of the result (DESIGN.md §5), each over the same folds:
 
@@ -65,8 +51,6 @@ and records ``overlap`` in the JSON). Everything is deterministic given the seed
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import logging
 import math
 import time
@@ -78,6 +62,8 @@ from typing import Any
 
 import numpy as np
 
+from biojepa.adapters.fmri.features import CROPS, FoldContract, embed_records, fold_contract
+from biojepa.adapters.fmri.probes import ALPHA_GRID, C_GRID, _finetune_fold, _linear_probe, _sklearn_probe
 from biojepa.errors import ConfigError, ContractError, UndefinedMetricError
 
 __all__ = [
@@ -107,14 +93,9 @@ SPLITS = ("leave_site_out", "kfold")
 MODES = ("linear", "sklearn", "finetune")
 #: variants that ``baselines`` may add besides ``pretrained`` and ``chance``
 BASELINES = ("connectivity", "random_init")
-CROPS = ("center", "multi")
 _KINDS = ("classification", "regression")
 #: seed offset of the random-init encoders (as ``biojepa finetune bci``)
 RANDOM_INIT_SEED = 10_000
-#: grid of the inverse L2 strength of the logistic regressions (inner cross-validation)
-C_GRID = tuple(float(c) for c in np.logspace(-4, 2, 7))
-#: grid of the ridge penalties (efficient leave-one-out)
-ALPHA_GRID = tuple(float(a) for a in np.logspace(-1, 6, 8))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -295,7 +276,7 @@ class FmriEvalConfig:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# models and the per-fold contract
+# models
 # ---------------------------------------------------------------------------------------------------------
 def _load_model(model: str, *, seed: int, overrides: Mapping[str, Any]) -> Any:
     import torch
@@ -321,553 +302,6 @@ def _check_fmri_model(enc: Any, name: str) -> Any:
             "whose contract has tr_s (fmri_vit_tiny, fmri_vit_s, ...)"
         )
     return sig
-
-
-@dataclass
-class FoldContract:
-    """The encoder and input normalisation used for one training fold (:func:`fold_contract`).
-
-    Attributes:
-        encoder: the encoder (the given one, or a copy whose ROI gradient table was fitted on the fold), eval mode.
-        method: the contract's normalisation method (``robust``, ``zscore``, ``zscore_per_record``, ``none``).
-        center: per-ROI centre subtracted from the (demeaned) records, or None.
-        scale: per-ROI scale the records are divided by, or None.
-        normalization: ``"stored"`` (the model's statistics), ``"fitted_on_training_fold"``, ``"per_record"`` or
-            ``"none"``.
-        roi_table: ``"stored"``, ``"fitted_on_training_fold"`` or ``"n/a"`` (no gradient table).
-        table_sha256: hash of the ROI table in use (None without one).
-        key: identifies the features this contract produces (equal keys give equal features).
-    """
-
-    encoder: Any
-    method: str
-    center: np.ndarray | None
-    scale: np.ndarray | None
-    normalization: str
-    roi_table: str
-    table_sha256: str | None
-    key: str
-
-    def normalise(self, x: np.ndarray) -> np.ndarray:
-        """One demeaned record ``(R, T)`` as the contract says, float32."""
-        if self.method == "zscore_per_record":
-            s = x.astype(np.float64).std(axis=1)
-            return (x / np.where(s < 1e-6, 1.0, s)[:, None]).astype(np.float32)
-        if self.center is None or self.scale is None:
-            return np.asarray(x, dtype=np.float32)
-        return ((x - self.center[:, None]) / self.scale[:, None]).astype(np.float32)
-
-
-def _train_key(train_records: Sequence[np.ndarray]) -> str:
-    """A digest of the training records (what statistics and tables fitted on them depend on)."""
-    h = hashlib.sha256()
-    for r in train_records:
-        h.update(str(r.shape).encode())
-        h.update(np.ascontiguousarray(r, dtype=np.float32).tobytes())
-    return h.hexdigest()[:16]
-
-
-def fold_contract(
-    encoder: Any,
-    train_records: Sequence[np.ndarray],
-    *,
-    cache: dict[str, Any] | None = None,
-    fold: str = "",
-) -> FoldContract:
-    """Resolve the model's contract for one training fold, fitting only what the model does not carry.
-
-    * Normalisation ``robust`` / ``zscore`` with stored statistics (``mean``/``std`` of the contract): applied as
-      stored. Without statistics: ``robust`` -> :func:`~biojepa.adapters.fmri.transforms.robust_stats` of
-      ``train_records``; ``zscore`` -> per-ROI mean / std of the pooled training frames.
-    * A tokenizer whose table is not fitted (``table_fitted`` False, ``roi_table: "auto"``): the gradient table of
-      the training records' group FC (:func:`~biojepa.adapters.fmri.tokenizer.fit_roi_table`) is written into a
-      copy of the spec (values, hash and origin inline) and a copy of the encoder with the same weights is
-      built on it.
-
-    Args:
-        encoder: an fMRI :class:`~biojepa.nn.encoder.SignalEncoder` with a ``spec``.
-        train_records: the training fold's demeaned ``(R, T_i)`` records (never test records).
-        cache: optional dict reused across calls (statistics and tables of the same training fold are fitted
-            once).
-        fold: name of the fold (recorded in the table's origin).
-
-    Raises:
-        ContractError: an unsupported normalisation method, or stored statistics of the wrong length.
-    """
-    from biojepa.adapters.fmri.transforms import robust_stats
-
-    cache = {} if cache is None else cache
-    spec = encoder.spec
-    norm = spec.signal.normalization
-    method = norm.method
-    stats = dict(norm.stats or {})
-    tkey = None
-
-    def train_key() -> str:
-        nonlocal tkey
-        if tkey is None:
-            tkey = _train_key(train_records)
-        return tkey
-
-    center = scale = None
-    if method in ("robust", "zscore") and stats.get("mean") is not None and stats.get("std") is not None:
-        center = np.asarray(stats["mean"], dtype=np.float64)
-        scale = np.asarray(stats["std"], dtype=np.float64)
-        if center.shape != (len(spec.signal.channels),) or scale.shape != center.shape:
-            raise ContractError(
-                f"the model's normalisation statistics have {center.size} values for {len(spec.signal.channels)} ROIs"
-            )
-        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-        how = "stored"
-    elif method == "robust":
-        k = "robust:" + train_key()
-        if k not in cache:
-            st = robust_stats(train_records)
-            cache[k] = (st.center, st.scale)
-        center, scale = cache[k]
-        how = "fitted_on_training_fold"
-    elif method == "zscore":
-        k = "zscore:" + train_key()
-        if k not in cache:
-            pooled = np.concatenate(
-                [np.asarray(r, dtype=np.float64) for r in train_records], axis=1
-            )  # (R, ΣT)
-            sd = pooled.std(axis=1)
-            cache[k] = (pooled.mean(axis=1), np.where(sd < 1e-6, 1.0, sd))
-        center, scale = cache[k]
-        how = "fitted_on_training_fold"
-    elif method == "zscore_per_record":
-        how = "per_record"
-    elif method == "none":
-        how = "none"
-    else:
-        raise ContractError(
-            f"fMRI evaluation supports robust, zscore, zscore_per_record and none; the model asks "
-            f"for {method!r}"
-        )
-
-    enc = encoder
-    tok = encoder.tokenizer
-    table_how = "n/a" if getattr(tok, "table", None) is None else "stored"
-    if getattr(tok, "table_fitted", True) is False:
-        enc = _with_fitted_table(encoder, train_records, cache, train_key(), fold)
-        table_how = "fitted_on_training_fold"
-    table = getattr(enc.tokenizer, "table", None)
-    table_sha = None
-    if table is not None:
-        from biojepa.adapters.fmri.tokenizer import table_sha256
-
-        table_sha = table_sha256(np.asarray(table))
-    parts = [how, table_how]
-    if how == "fitted_on_training_fold" or table_how == "fitted_on_training_fold":
-        parts.append(train_key())
-    enc.eval()
-    return FoldContract(enc, method, center, scale, how, table_how, table_sha, "/".join(parts))
-
-
-def _with_fitted_table(
-    encoder: Any, train_records: Sequence[np.ndarray], cache: dict[str, Any], key: str, fold: str
-) -> Any:
-    """A copy of ``encoder`` whose ROI gradient table is fitted on ``train_records`` (same weights)."""
-    from biojepa.adapters.fmri.tokenizer import fit_roi_table
-    from biojepa.models import build_encoder
-
-    spec = encoder.spec
-    args = dict(spec.tokenizer.args)
-    k = int(args.get("roi_dim", 30))
-    ck = f"table{k}:{key}"
-    if ck not in cache:
-        cache[ck] = fit_roi_table(list(train_records), k=k)
-    gt = cache[ck]
-    args.update(
-        roi_table=np.asarray(gt.gradients).tolist(),
-        roi_table_sha256=gt.sha256(),
-        roi_table_origin={
-            "kind": "fitted",
-            "n_records": len(train_records),
-            "fold": fold,
-            "params": gt.params,
-        },
-    )
-    spec2 = spec.model_copy(update={"tokenizer": spec.tokenizer.model_copy(update={"args": args})})
-    enc2 = build_encoder(spec2)
-    enc2.load_state_dict(encoder.state_dict())
-    return enc2
-
-
-# ---------------------------------------------------------------------------------------------------------
-# windows, features, predictions
-# ---------------------------------------------------------------------------------------------------------
-def _windows(records: Sequence[np.ndarray], window: int, crops: str) -> list[tuple[int, np.ndarray, int]]:
-    """``(record index, (R, window) float32, n_valid frames)`` of every deterministic crop."""
-    from biojepa.adapters.fmri.transforms import crop_starts, pad_to
-
-    out: list[tuple[int, np.ndarray, int]] = []
-    for i, x in enumerate(records):
-        t = int(x.shape[1])
-        if t >= window:
-            for s in crop_starts(t, window, mode=crops, stride=max(1, window // 2)):  # type: ignore[arg-type]
-                out.append((i, np.ascontiguousarray(x[:, s : s + window], dtype=np.float32), window))
-        else:
-            xp, nv = pad_to(x, window)
-            out.append((i, xp, nv))
-    return out
-
-
-def _keep_idx(encoder: Any, n_rois: int, window: int, n_valid: int, batch: int) -> Any:
-    """``(B, K)`` valid-token indices of a window with ``n_valid`` real frames (None: all tokens are valid)."""
-    if n_valid >= window:
-        return None
-    idx = encoder.tokenizer.valid_tokens((n_rois, window), n_valid)
-    if idx is None:  # the tokenizer cannot tell: the padded tokens are encoded too
-        return None
-    return idx.unsqueeze(0).expand(batch, -1)  # (B, K)
-
-
-def _apply_windows(
-    fn: Callable[[Any, Any], Any],
-    encoder: Any,
-    records: Sequence[np.ndarray],
-    *,
-    window: int,
-    crops: str,
-    batch_size: int,
-    device: str,
-) -> np.ndarray:
-    """``fn(x (B, R, window), keep_idx | None) -> (B, F)`` on every crop, averaged per record -> ``(N, F)``."""
-    import torch
-
-    items = _windows(records, window, crops)
-    sums: np.ndarray | None = None
-    counts = np.zeros(len(records), dtype=np.int64)
-    dev = torch.device(device)
-    by_valid: dict[int, list[int]] = {}
-    for j, (_, _, nv) in enumerate(items):
-        by_valid.setdefault(nv, []).append(j)
-    with torch.inference_mode():
-        for nv in sorted(by_valid):
-            js = by_valid[nv]
-            for b0 in range(0, len(js), batch_size):
-                chunk = js[b0 : b0 + batch_size]
-                x = torch.from_numpy(np.stack([items[j][1] for j in chunk])).to(dev)  # (B, R, W)
-                keep = _keep_idx(encoder, x.shape[1], window, nv, len(chunk))
-                out = fn(x, None if keep is None else keep.to(dev)).float().cpu().numpy()  # (B, F)
-                if sums is None:
-                    sums = np.zeros((len(records), out.shape[1]), dtype=np.float64)
-                for j, row in zip(chunk, out, strict=True):
-                    sums[items[j][0]] += row
-                    counts[items[j][0]] += 1
-    assert sums is not None
-    return (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
-
-
-def embed_records(
-    encoder: Any,
-    records: Sequence[np.ndarray],
-    *,
-    crops: str = "multi",
-    batch_size: int = 64,
-    device: str = "cpu",
-) -> np.ndarray:
-    """Pooled features ``(N, D)`` of already normalised ``(R, T_i)`` records.
-
-    Each record is cut into the deterministic crops of the model window (``"center"`` or ``"multi"`` at stride
-    ``window // 2``); a record shorter than the window is zero-padded at the end and only the tokens lying in
-    its real frames are encoded (``keep_idx`` from the tokenizer's ``valid_tokens``). Tokens are mean-pooled,
-    then windows averaged.
-
-    Raises:
-        ConfigError: an unknown crop mode.
-        ContractError: a record has fewer frames than one token.
-    """
-    import torch
-
-    if crops not in CROPS:
-        raise ConfigError(f"unknown crops {crops!r}; expected one of {', '.join(CROPS)}")
-    window = int(encoder.spec.signal.n_times)
-    dev = torch.device(device)
-    was_training = encoder.training
-    encoder.to(dev).eval()
-    try:
-        return _apply_windows(
-            lambda x, keep: encoder(x, keep).mean(dim=1),
-            encoder,
-            records,
-            window=window,
-            crops=crops,
-            batch_size=batch_size,
-            device=device,
-        )
-    finally:
-        encoder.train(was_training)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# probes
-# ---------------------------------------------------------------------------------------------------------
-def _row_space_class() -> type:
-    """:class:`_RowSpace` as a scikit-learn transformer (built on first use: sklearn is imported lazily)."""
-    global _ROW_SPACE
-    if _ROW_SPACE is None:
-        from sklearn.base import BaseEstimator, TransformerMixin
-
-        _ROW_SPACE = type("RowSpace", (TransformerMixin, BaseEstimator, _RowSpace), {"__module__": __name__})
-    return _ROW_SPACE
-
-
-_ROW_SPACE: type | None = None
-
-
-class _RowSpace:
-    """Projection onto the span of the centred training rows: exact for L2-penalised linear models with an
-    unpenalised intercept (the solution lies in that span), and fast when features outnumber subjects."""
-
-    def __init__(self, rtol: float = 1e-10) -> None:
-        self.rtol = rtol
-
-    def fit(self, X: np.ndarray, y: Any = None) -> _RowSpace:
-        X = np.asarray(X, dtype=np.float64)
-        self.mean_ = X.mean(axis=0)  # (p,)
-        xc = X - self.mean_  # (n, p)
-        if xc.shape[1] <= xc.shape[0]:
-            self.components_ = None
-            return self
-        w, u = np.linalg.eigh(xc @ xc.T)  # (n,), (n, n)
-        keep = w > self.rtol * max(float(w.max()), 1e-300)
-        self.components_ = (xc.T @ u[:, keep]) / np.sqrt(w[keep])  # (p, r) orthonormal columns
-        return self
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        xc = np.asarray(X, dtype=np.float64) - self.mean_
-        return xc if self.components_ is None else xc @ self.components_
-
-
-def _sklearn_probe(
-    x_tr: np.ndarray,
-    y_tr: np.ndarray,
-    x_te: np.ndarray,
-    *,
-    kind: str,
-    n_classes: int,
-    seed: int,
-    inner_folds: int,
-) -> tuple[np.ndarray, dict[str, float]]:
-    """Scores ``(n_te, K)`` class probabilities or ``(n_te,)`` predictions, and the chosen hyper-parameter."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression, RidgeCV
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
-    from threadpoolctl import threadpool_limits
-
-    # small products: one BLAS thread avoids two OpenBLAS pools spinning against each other on few cores
-    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        if kind == "regression":
-            pipe = Pipeline([("scale", StandardScaler()), ("ridge", RidgeCV(alphas=ALPHA_GRID))])
-            pipe.fit(x_tr, y_tr)
-            out, chosen = pipe.predict(x_te).astype(np.float64), {"alpha": float(pipe[-1].alpha_)}
-        else:
-            pipe = Pipeline(
-                [
-                    ("scale", StandardScaler()),
-                    ("rows", _row_space_class()()),
-                    ("lr", LogisticRegression(solver="newton-cholesky", max_iter=1000)),
-                ]
-            )
-            present, counts = np.unique(y_tr, return_counts=True)
-            n_inner = int(min(inner_folds, counts.min()))
-            if n_inner >= 2 and present.size >= 2:
-                cv = StratifiedKFold(n_splits=n_inner, shuffle=True, random_state=seed)
-                search = GridSearchCV(pipe, {"lr__C": list(C_GRID)}, cv=cv, scoring="neg_log_loss")
-                search.fit(x_tr, y_tr)
-                model, chosen = search.best_estimator_, {"C": float(search.best_params_["lr__C"])}
-            else:
-                model, chosen = pipe.fit(x_tr, y_tr), {"C": 1.0}
-            proba = model.predict_proba(x_te)  # (n_te, K_present)
-            out = np.zeros((x_te.shape[0], n_classes), dtype=np.float64)
-            out[:, np.asarray(model[-1].classes_, dtype=np.int64)] = proba
-    n_conv = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
-    for w in caught:
-        if not issubclass(w.category, ConvergenceWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if n_conv:
-        log.info("sklearn probe: %d fits stopped at max_iter before converging", n_conv)
-    return out, chosen
-
-
-def _batches(n: int, size: int, gen: Any) -> list[Any]:
-    """Seeded shuffled mini-batches of ``range(n)``; a trailing batch of one joins the previous one (BatchNorm)."""
-    import torch
-
-    perm = torch.randperm(n, generator=gen)
-    parts = list(torch.split(perm, size))
-    if len(parts) > 1 and len(parts[-1]) == 1:
-        parts[-2] = torch.cat([parts[-2], parts[-1]])
-        parts.pop()
-    return parts
-
-
-def _linear_probe(
-    x_tr: np.ndarray,
-    y_tr: np.ndarray,
-    x_te: np.ndarray,
-    *,
-    kind: str,
-    n_classes: int,
-    seed: int,
-    cfg: FmriEvalConfig,
-) -> tuple[np.ndarray, int]:
-    """The BatchNorm(affine=False) + Linear probe: scores of the test rows and the steps run."""
-    import torch
-    import torch.nn.functional as F
-
-    from biojepa.engine.schedules import warmup_cosine
-    from biojepa.nn.heads import LinearHead
-
-    n, d = x_tr.shape
-    if n < 2:
-        raise ConfigError("the linear probe needs at least 2 training subjects per fold")
-    xt = torch.from_numpy(np.asarray(x_tr, dtype=np.float32))
-    if kind == "regression":
-        mu, sd = float(np.mean(y_tr)), float(np.std(y_tr)) or 1.0
-        yt = torch.from_numpy(((np.asarray(y_tr, dtype=np.float64) - mu) / sd).astype(np.float32))
-        n_out = 1
-    else:
-        yt = torch.from_numpy(np.asarray(y_tr, dtype=np.int64))
-        n_out = n_classes
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        head = LinearHead(d, n_out, pool="none", norm="batchnorm")
-    opt = torch.optim.AdamW(
-        [
-            {"params": [head.linear.weight], "weight_decay": cfg.probe_weight_decay},
-            {"params": [head.linear.bias], "weight_decay": 0.0},
-        ],
-        lr=cfg.probe_lr,
-    )
-    gen = torch.Generator().manual_seed(seed)
-    per_epoch = len(_batches(n, min(cfg.probe_batch_size, n), torch.Generator().manual_seed(0)))
-    total = cfg.probe_epochs * per_epoch
-    step = 0
-    head.train()
-    for _ in range(cfg.probe_epochs):
-        for idx in _batches(n, min(cfg.probe_batch_size, n), gen):
-            lr = warmup_cosine(step, total=total, warmup=0, start=0.0, peak=cfg.probe_lr, end=0.0)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            out = head(xt[idx])  # (b, n_out)
-            loss = F.mse_loss(out[:, 0], yt[idx]) if kind == "regression" else F.cross_entropy(out, yt[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-    head.eval()
-    with torch.inference_mode():
-        out = head(torch.from_numpy(np.asarray(x_te, dtype=np.float32))).double().numpy()  # (n_te, n_out)
-    if kind == "regression":
-        return out[:, 0] * sd + mu, step
-    return _softmax(out), step
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _finetune_fold(
-    contract: FoldContract,
-    rec_tr: Sequence[np.ndarray],
-    y_tr: np.ndarray,
-    rec_te: Sequence[np.ndarray],
-    *,
-    kind: str,
-    n_classes: int,
-    seed: int,
-    cfg: FmriEvalConfig,
-) -> tuple[np.ndarray, int]:
-    """Fine-tune the encoder + Brain-JEPA head on random crops of ``rec_tr``; scores of ``rec_te`` and steps."""
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-
-    from biojepa.adapters.fmri.transforms import pad_to, random_crop_start
-    from biojepa.engine.schedules import warmup_cosine
-    from biojepa.eval.finetune import layer_decay_param_groups
-    from biojepa.nn.heads import LinearHead
-
-    dev = torch.device(cfg.device)
-    window = int(contract.encoder.spec.signal.n_times)
-    n = len(rec_tr)
-    if kind == "regression":
-        mu, sd = float(np.mean(y_tr)), float(np.std(y_tr)) or 1.0
-        target = torch.from_numpy(((np.asarray(y_tr, np.float64) - mu) / sd).astype(np.float32))
-        n_out = 1
-    else:
-        target = torch.from_numpy(np.asarray(y_tr, dtype=np.int64))
-        n_out = n_classes
-    bs = min(cfg.ft_batch_size, n)
-    steps = cfg.ft_epochs * math.ceil(n / bs)
-    if cfg.ft_max_steps is not None:
-        steps = min(steps, cfg.ft_max_steps)
-    with torch.random.fork_rng(devices=[dev.index or 0] if dev.type == "cuda" else []):
-        torch.manual_seed(seed)
-        enc = copy.deepcopy(contract.encoder).to(dev)
-        model = nn.ModuleDict(
-            {"encoder": enc, "head": LinearHead(enc.num_features, n_out, pool="mean", norm="layernorm")}
-        ).to(dev)
-        opt = torch.optim.AdamW(
-            layer_decay_param_groups(model, cfg.ft_weight_decay, cfg.ft_layer_decay), lr=cfg.ft_lr
-        )
-        rng = np.random.default_rng([seed, 7])
-        n_rois = len(contract.encoder.spec.signal.channels)
-        model.train()
-        for step in range(steps):
-            lr = warmup_cosine(step, total=steps, warmup=0, start=0.0, peak=cfg.ft_lr, end=cfg.ft_lr_end)
-            for g in opt.param_groups:
-                g["lr"] = lr * g["lr_scale"]
-            rec = rng.integers(0, n, size=bs)
-            crops: list[tuple[np.ndarray, int]] = []
-            for r in rec:
-                x = rec_tr[int(r)]
-                s = random_crop_start(int(x.shape[1]), window, rng)
-                crops.append(pad_to(x[:, s : s + window], window))
-            order: list[int] = []
-            outs = []
-            for nv in sorted({nv for _, nv in crops}):  # crops of one length share their valid tokens
-                rows = [k for k, (_, v) in enumerate(crops) if v == nv]
-                xb = torch.from_numpy(np.stack([crops[k][0] for k in rows])).to(dev)  # (b, R, W)
-                keep = _keep_idx(enc, n_rois, window, nv, len(rows))
-                outs.append(model["head"](enc(xb, None if keep is None else keep.to(dev))))  # (b, n_out)
-                order.extend(rows)
-            logits = torch.cat(outs)[
-                torch.argsort(torch.tensor(order, device=dev))
-            ]  # (B, n_out) in draw order
-            tgt = target[torch.from_numpy(rec)].to(dev)
-            loss = F.mse_loss(logits[:, 0], tgt) if kind == "regression" else F.cross_entropy(logits, tgt)
-            if not torch.isfinite(loss):
-                from biojepa.errors import NonFiniteLossError
-
-                raise NonFiniteLossError(
-                    f"fine-tuning loss is {loss.item()} at step {step}; lower ft_lr ({cfg.ft_lr})"
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        model.eval()
-        out = _apply_windows(
-            lambda x, keep: model["head"](enc(x, keep)),
-            enc,
-            rec_te,
-            window=window,
-            crops=cfg.crops,
-            batch_size=cfg.batch_size,
-            device=cfg.device,
-        ).astype(np.float64)
-    if kind == "regression":
-        return out[:, 0] * sd + mu, steps
-    return _softmax(out), steps
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -898,6 +332,68 @@ def _fd_column(table: Any) -> np.ndarray | None:
             v = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=np.float64)
             fd = v if fd is None else np.where(np.isfinite(fd), fd, v)
     return fd
+
+
+def _usable_subjects(
+    cfg: FmriEvalConfig, table: Any, ds_id: str, patch_len: int
+) -> tuple[np.ndarray, dict[str, str], np.ndarray | None]:
+    """The usable rows of the participants table, the excluded records with their reasons, and the mean FD.
+
+    A record is excluded without a value of the task's column, with a mean FD above ``max_mean_fd`` (or unknown
+    while ``max_mean_fd`` or ``fd_covariate`` is set), or with fewer frames than one token (``patch_len``).
+
+    Returns:
+        ``keep`` ``(N_used,)`` row indices, ``excluded`` (record id -> reason) and the ``(N_loaded,)`` mean FD
+        of the table (None without an FD column).
+
+    Raises:
+        ConfigError: no mean FD where ``max_mean_fd`` or ``fd_covariate`` needs it, or fewer than 4 usable
+            subjects.
+    """
+    import pandas as pd
+
+    column = cfg.column
+    ids = table["record_id"].astype(str).to_numpy()
+    excluded: dict[str, str] = {}
+    raw = table[column]
+    if cfg.kind == "regression":
+        yv = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+        ok = np.isfinite(yv)
+    else:
+        ok = raw.notna().to_numpy() & (raw.astype(str).str.strip() != "").to_numpy()
+    for i in np.flatnonzero(~ok):
+        excluded[ids[i]] = f"no {column} value"
+    fd = _fd_column(table)
+    if (cfg.max_mean_fd is not None or cfg.fd_covariate) and (fd is None or not np.isfinite(fd).any()):
+        raise ConfigError(
+            f"{ds_id} has no mean framewise displacement (mean_fd / func_mean_fd) to "
+            f"{'exclude by' if cfg.max_mean_fd is not None else 'use as a covariate'}"
+        )
+    if cfg.max_mean_fd is not None:
+        assert fd is not None
+        for i in range(len(ids)):
+            if ok[i] and not (np.isfinite(fd[i]) and fd[i] <= cfg.max_mean_fd):
+                excluded[ids[i]] = (
+                    f"mean FD {fd[i]:.3f} mm > max_mean_fd {cfg.max_mean_fd:g}"
+                    if np.isfinite(fd[i])
+                    else "mean FD unknown (max_mean_fd is set)"
+                )
+                ok[i] = False
+    if cfg.fd_covariate:
+        assert fd is not None
+        for i in np.flatnonzero(ok & ~np.isfinite(fd)):
+            excluded[ids[i]] = "mean FD unknown (fd_covariate is set)"
+            ok[i] = False
+    n_times = table["n_times"].to_numpy(dtype=np.int64)
+    for i in np.flatnonzero(ok & (n_times < patch_len)):
+        excluded[ids[i]] = f"{n_times[i]} frames, shorter than one token ({patch_len} frames)"
+        ok[i] = False
+    keep = np.flatnonzero(ok)
+    if keep.size < 4:
+        raise ConfigError(
+            f"only {keep.size} subjects are usable after the exclusions ({len(excluded)} excluded)"
+        )
+    return keep, excluded, fd
 
 
 def _sort_key(v: Any) -> tuple[int, Any]:
@@ -1139,46 +635,9 @@ def run_fmri_eval(cfg: FmriEvalConfig, progress: Callable[[str], None] | None = 
             f"task {cfg.task!r} needs the column {column!r}, which {ds_id} does not have (columns: "
             f"{', '.join(map(str, table.columns))}); fmri_synthetic's task is 'label'"
         )
+    keep, excluded, fd = _usable_subjects(cfg, table, ds_id, patch_len)
     ids = table["record_id"].astype(str).to_numpy()
-    excluded: dict[str, str] = {}
     raw = table[column]
-    if kind == "regression":
-        yv = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-        ok = np.isfinite(yv)
-    else:
-        ok = raw.notna().to_numpy() & (raw.astype(str).str.strip() != "").to_numpy()
-    for i in np.flatnonzero(~ok):
-        excluded[ids[i]] = f"no {column} value"
-    fd = _fd_column(table)
-    if (cfg.max_mean_fd is not None or cfg.fd_covariate) and (fd is None or not np.isfinite(fd).any()):
-        raise ConfigError(
-            f"{ds_id} has no mean framewise displacement (mean_fd / func_mean_fd) to "
-            f"{'exclude by' if cfg.max_mean_fd is not None else 'use as a covariate'}"
-        )
-    if cfg.max_mean_fd is not None:
-        assert fd is not None
-        for i in range(len(ids)):
-            if ok[i] and not (np.isfinite(fd[i]) and fd[i] <= cfg.max_mean_fd):
-                excluded[ids[i]] = (
-                    f"mean FD {fd[i]:.3f} mm > max_mean_fd {cfg.max_mean_fd:g}"
-                    if np.isfinite(fd[i])
-                    else "mean FD unknown (max_mean_fd is set)"
-                )
-                ok[i] = False
-    if cfg.fd_covariate:
-        assert fd is not None
-        for i in np.flatnonzero(ok & ~np.isfinite(fd)):
-            excluded[ids[i]] = "mean FD unknown (fd_covariate is set)"
-            ok[i] = False
-    n_times = table["n_times"].to_numpy(dtype=np.int64)
-    for i in np.flatnonzero(ok & (n_times < patch_len)):
-        excluded[ids[i]] = f"{n_times[i]} frames, shorter than one token ({patch_len} frames)"
-        ok[i] = False
-    keep = np.flatnonzero(ok)
-    if keep.size < 4:
-        raise ConfigError(
-            f"only {keep.size} subjects are usable after the exclusions ({len(excluded)} excluded)"
-        )
     recs = [records[i] for i in keep]
     rid = ids[keep]
     subjects = table["subject"].astype(str).to_numpy()[keep]
@@ -1198,7 +657,7 @@ def run_fmri_eval(cfg: FmriEvalConfig, progress: Callable[[str], None] | None = 
         if n_classes < 2:
             raise ConfigError(f"every usable subject has {column} = {class_names[0]}; nothing to classify")
     else:
-        y = yv[keep]
+        y = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)[keep]
         class_names, n_classes = [], 1
     metrics = _metric_names(kind, n_classes)
     site_counts = {str(s): int(n) for s, n in zip(*np.unique(sites, return_counts=True), strict=True)}
@@ -1482,7 +941,15 @@ def run_fmri_eval(cfg: FmriEvalConfig, progress: Callable[[str], None] | None = 
         out["undefined"] = undefined
     if overlap is not None:
         out["overlap"] = overlap
-    out["protocol"] = {
+    out["protocol"] = _protocol(cfg, sig, patch_len)
+    note(f"done in {out['wall_s']:.1f} s")
+    return out
+
+
+def _protocol(cfg: FmriEvalConfig, sig: Any, patch_len: int) -> dict[str, Any]:
+    """The ``protocol`` entry of the result: the model's input contract and the probe's settings."""
+    window = int(sig.n_times)
+    return {
         "tr_s": float(sig.tr_s),
         "n_times": window,
         "patch_len": patch_len,
@@ -1533,8 +1000,6 @@ def run_fmri_eval(cfg: FmriEvalConfig, progress: Callable[[str], None] | None = 
             "scoring": "neg_log_loss (classification), leave-one-out MSE (ridge)",
         },
     }
-    note(f"done in {out['wall_s']:.1f} s")
-    return out
 
 
 def _metric_or_raise(name: str, y: np.ndarray, s: np.ndarray) -> float:

@@ -98,6 +98,7 @@ def test_abide_open_builds_a_demeaned_robust_cache_and_reuses_it(abide: Path, tm
     np.testing.assert_allclose(raw.mean(axis=1), 0.0, atol=2e-3)
     np.testing.assert_allclose(raw[100], 0.0, atol=1e-6)
     assert store.provenance["subjects_used"] == [str(s) for s in range(50001, 50011)]
+    assert store.provenance["native_tr_s"] == [1.5, 2.5] and store.provenance["tr_s"] == 2.2
     again = src.prepare(abide, cache_dir=tmp_path / "cache", tr_s=2.2, channels=list(AAL116), params={})
     assert not again.built and again.n_ok == 10
 
