@@ -30,7 +30,6 @@ from __future__ import annotations
 import gc
 import math
 import statistics
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from numbers import Real
@@ -251,9 +250,9 @@ def _bench_row(
 ) -> dict[str, Any]:
     import torch
 
-    from biojepa.bench.engine import attention_backend
-    from biojepa.bench.env import DevicePeakMemory, sync
-    from biojepa.engine.step import build_optimizer, train_step
+    from biojepa.bench.engine import attention_backend, time_train_steps
+    from biojepa.bench.env import DevicePeakMemory
+    from biojepa.engine.step import build_optimizer
     from biojepa.masks.base import build_mask, make_mask_rngs, mask_params_with_defaults
     from biojepa.models import build_jepa, get_spec
     from biojepa.nn.vit import cpu_linear_backend
@@ -271,35 +270,19 @@ def _bench_row(
             MASK_NAME, {"radius": radius, "n_contexts": n_contexts}, tok.mask_defaults()
         )
         make_masks: Callable[..., Any] = build_mask(MASK_NAME, params)
-        gen = torch.Generator(device=dev).manual_seed(seed)
-        times: list[float] = []
-        cpu_share: list[float] = []
-        shapes: list[tuple[int, int, int, float]] = []  # (K, M, CNN channels, valid targets) per timed step
-        loss = float("nan")
-        skipped = 0
-        for i in range(warmup + steps):
-            x = torch.randn(batch, n_chans, n_times, generator=gen, device=dev)  # (B, C, T)
-            masks = make_masks(grid, make_mask_rngs(seed, i, range(i * batch, (i + 1) * batch)))
-            if dev.type == "cuda":
-                masks = masks.to(dev)
-            sync(dev)
-            c0, t0 = time.process_time(), time.perf_counter()
-            stats = train_step(
-                model, opt, [(x, masks)], lr=_LR, weight_decay=_WD, momentum=_MOMENTUM, precision=dtype
-            )
-            sync(dev)
-            dt = time.perf_counter() - t0
-            if i >= warmup:
-                times.append(dt)
-                cpu_share.append((time.process_time() - c0) / (dt * torch.get_num_threads()))
-                k, m = int(masks.ctx_idx.shape[1]), int(masks.tgt_idx.shape[1])
-                v = masks.tgt_valid
-                valid = m if v is None else float(v.sum()) / v.shape[0]
-                shapes.append((k, m, _whole_channels(masks.ctx_idx, grid[1]) or n_chans, valid))
-            loss = stats.loss
-            skipped += 0 if stats.finite else 1
+        timed = time_train_steps(
+            model, opt, lambda i: make_masks(grid, make_mask_rngs(seed, i, range(i * batch, (i + 1) * batch))),
+            (batch, n_chans, n_times), steps=steps, warmup=warmup, dev=dev, precision=dtype, seed=seed,
+        )
         conv_layers = tok.local.conv_layers
     peak_mb, mem_method = memory.stop()
+    times, cpu_share, loss, skipped = timed.times, timed.cpu_share, timed.loss, timed.skipped
+    shapes = []  # (K, M, CNN channels, valid targets per row) per timed step
+    for masks in timed.masks:
+        k, m = int(masks.ctx_idx.shape[1]), int(masks.tgt_idx.shape[1])
+        v = masks.tgt_valid
+        shapes.append((k, m, _whole_channels(masks.ctx_idx, grid[1]) or n_chans,
+                       m if v is None else float(v.sum()) / v.shape[0]))
     per_step = [
         sjepa_step_flops(
             spec, conv_layers=conv_layers, n_times=n_times, n_ctx_tokens=k, n_tgt_tokens=m,

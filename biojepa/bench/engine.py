@@ -123,6 +123,69 @@ def attention_backend(n_heads: int, head_dim: int, n_tokens: int, batch: int, de
         return "sdpa"
 
 
+@dataclass
+class TimedSteps:
+    """What :func:`time_train_steps` measured.
+
+    Attributes:
+        times: wall seconds of each timed step.
+        cpu_share: process CPU time / (wall time x threads) of each timed step.
+        masks: the mask set of each timed step (for per-step FLOP counts).
+        loss: the last step's loss.
+        skipped: non-finite (skipped) steps, warm-up included.
+    """
+
+    times: list[float]
+    cpu_share: list[float]
+    masks: list[Any]
+    loss: float
+    skipped: int
+
+
+def time_train_steps(
+    model: Any,
+    opt: Any,
+    make_masks: Callable[[int], Any],
+    input_shape: tuple[int, int, int],
+    *,
+    steps: int,
+    warmup: int,
+    dev: Any,
+    precision: str,
+    seed: int,
+) -> TimedSteps:
+    """Time ``warmup + steps`` calls of :func:`biojepa.engine.step.train_step` on random inputs (the last ``steps``).
+
+    Step ``i`` trains on ``torch.randn(*input_shape)`` (a seeded generator on ``dev``) with ``make_masks(i)``;
+    inputs and masks are made before the timer starts and the device is synchronised around the step. Shared by
+    ``bench engine``, ``bench eeg`` and ``bench fmri``; run it inside the caller's ``torch.random.fork_rng``.
+    """
+    import torch
+
+    from biojepa.engine.step import train_step
+
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    out = TimedSteps([], [], [], float("nan"), 0)
+    for i in range(warmup + steps):
+        x = torch.randn(*input_shape, generator=gen, device=dev)  # (B, C, T)
+        masks = make_masks(i)
+        if dev.type == "cuda":
+            masks = masks.to(dev)
+        sync(dev)
+        c0, t0 = time.process_time(), time.perf_counter()
+        stats = train_step(model, opt, [(x, masks)], lr=_LR, weight_decay=_WD, momentum=_MOMENTUM,
+                           precision=precision)
+        sync(dev)
+        dt = time.perf_counter() - t0
+        if i >= warmup:
+            out.times.append(dt)
+            out.cpu_share.append((time.process_time() - c0) / (dt * torch.get_num_threads()))
+            out.masks.append(masks)
+        out.loss = stats.loss
+        out.skipped += 0 if stats.finite else 1
+    return out
+
+
 def _bench_model(
     name: str,
     *,
@@ -138,7 +201,7 @@ def _bench_model(
     import torch
 
     from biojepa.bench.flops import jepa_step_flops
-    from biojepa.engine.step import build_optimizer, train_step
+    from biojepa.engine.step import build_optimizer
     from biojepa.models import build_jepa, get_spec
     from biojepa.nn.vit import cpu_linear_backend
 
@@ -155,30 +218,11 @@ def _bench_model(
         tok = model.context_encoder.tokenizer
         grid = tuple(tok.grid((n_chans, n_times)))
         mask_name, mask_note, make_masks = _mask_source(grid, keep, batch, seed)
-        gen = torch.Generator(device=dev).manual_seed(seed)
-        times: list[float] = []
-        cpu_share: list[float] = []
-        loss = float("nan")
-        skipped = 0
-        masks = None
-        for i in range(warmup + steps):
-            x = torch.randn(batch, n_chans, n_times, generator=gen, device=dev)  # (B, C, T)
-            masks = make_masks(i)
-            if dev.type == "cuda":
-                masks = masks.to(dev)
-            sync(dev)
-            c0, t0 = time.process_time(), time.perf_counter()
-            stats = train_step(
-                model, opt, [(x, masks)], lr=_LR, weight_decay=_WD, momentum=_MOMENTUM, precision=precision
-            )
-            sync(dev)
-            dt = time.perf_counter() - t0
-            if i >= warmup:
-                times.append(dt)
-                cpu_share.append((time.process_time() - c0) / (dt * torch.get_num_threads()))
-            loss = stats.loss
-            skipped += 0 if stats.finite else 1
+        timed = time_train_steps(model, opt, make_masks, (batch, n_chans, n_times), steps=steps, warmup=warmup,
+                                 dev=dev, precision=precision, seed=seed)
     peak_mb, mem_method = memory.stop()
+    times, cpu_share, masks, loss, skipped = (timed.times, timed.cpu_share, timed.masks[-1], timed.loss,
+                                              timed.skipped)
     n_ctx, n_tgt = int(masks.ctx_idx.shape[1]), int(masks.tgt_idx.shape[1])
     flops = jepa_step_flops(spec, n_ctx=n_ctx, n_tgt=n_tgt, n_tokens=math.prod(grid))
     e = spec.encoder

@@ -34,7 +34,6 @@ from __future__ import annotations
 import gc
 import math
 import statistics
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -225,9 +224,9 @@ def _bench_row(
 ) -> dict[str, Any]:
     import torch
 
-    from biojepa.bench.engine import attention_backend
-    from biojepa.bench.env import DevicePeakMemory, sync
-    from biojepa.engine.step import build_optimizer, train_step
+    from biojepa.bench.engine import attention_backend, time_train_steps
+    from biojepa.bench.env import DevicePeakMemory
+    from biojepa.engine.step import build_optimizer
     from biojepa.masks.base import build_mask, make_mask_rngs, mask_params_with_defaults
     from biojepa.models import build_jepa, get_spec
     from biojepa.nn.vit import cpu_linear_backend
@@ -243,33 +242,17 @@ def _bench_row(
         grid = tuple(tok.grid((n_rois, n_times)))  # (R, P)
         params = mask_params_with_defaults(MASK_NAME, {}, tok.mask_defaults())
         make_masks: Callable[..., Any] = build_mask(MASK_NAME, params)
-        gen = torch.Generator(device=dev).manual_seed(seed)
-        times: list[float] = []
-        cpu_share: list[float] = []
-        shapes: list[tuple[int, int, float]] = []  # (K, M, valid targets per row) per timed step
-        loss = float("nan")
-        skipped = 0
-        for i in range(warmup + steps):
-            x = torch.randn(batch, n_rois, n_times, generator=gen, device=dev)  # (B, R, T)
-            masks = make_masks(grid, make_mask_rngs(seed, i, range(i * batch, (i + 1) * batch)))
-            if dev.type == "cuda":
-                masks = masks.to(dev)
-            sync(dev)
-            c0, t0 = time.process_time(), time.perf_counter()
-            stats = train_step(
-                model, opt, [(x, masks)], lr=_LR, weight_decay=_WD, momentum=_MOMENTUM, precision=dtype
-            )
-            sync(dev)
-            dt = time.perf_counter() - t0
-            if i >= warmup:
-                times.append(dt)
-                cpu_share.append((time.process_time() - c0) / (dt * torch.get_num_threads()))
-                k, m = int(masks.ctx_idx.shape[1]), int(masks.tgt_idx.shape[1])
-                v = masks.tgt_valid
-                shapes.append((k, m, m if v is None else float(v.sum()) / v.shape[0]))
-            loss = stats.loss
-            skipped += 0 if stats.finite else 1
+        timed = time_train_steps(
+            model, opt, lambda i: make_masks(grid, make_mask_rngs(seed, i, range(i * batch, (i + 1) * batch))),
+            (batch, n_rois, n_times), steps=steps, warmup=warmup, dev=dev, precision=dtype, seed=seed,
+        )
     peak_mb, mem_method = memory.stop()
+    times, cpu_share, loss, skipped = timed.times, timed.cpu_share, timed.loss, timed.skipped
+    shapes = []  # (K, M, valid targets per row) per timed step
+    for masks in timed.masks:
+        k, m = int(masks.ctx_idx.shape[1]), int(masks.tgt_idx.shape[1])
+        v = masks.tgt_valid
+        shapes.append((k, m, m if v is None else float(v.sum()) / v.shape[0]))
     per_step = [brainjepa_step_flops(spec, k, m, batch=batch) for k, m, _ in shapes]
     # masks differ from step to step (block sizes are redrawn per batch): the mean over the timed steps
     flops = {key: _mean([getattr(f, key) for f in per_step]) for key in FmriStepFlops.__dataclass_fields__}

@@ -54,6 +54,7 @@ __all__ = [
     "CacheReport",
     "RecordStore",
     "build_cache",
+    "reuse_cache",
 ]
 
 #: Version of the on-disk layout written by :func:`build_cache`.
@@ -733,3 +734,27 @@ class ArrayStore:
     def __repr__(self) -> str:
         n, c, t = self._data.shape
         return f"ArrayStore(dataset_id={self.dataset_id!r}, shape=({n}, {c}, {t}), sfreq={self.sfreq:g})"
+
+
+def reuse_cache(path: str | Path, dataset_id: str, max_bad_fraction: float) -> tuple[Cache, int, dict[str, Any]] | None:
+    """An existing cache at ``path`` that may be reused: ``(cache, n_quarantined, provenance)``, or None.
+
+    The ``prepare`` methods of the dataset sources call this before building: a cache of the same folder, rate
+    and parameters is reused unless its quarantined fraction is above the current ``max_bad_fraction``.
+
+    Raises:
+        DataError: the existing cache quarantined more than ``max_bad_fraction`` of its records (the message names
+            the report), or it is corrupt (see :meth:`Cache.open`).
+    """
+    path = Path(path)
+    if not (path / "meta.json").is_file():
+        return None
+    cache = Cache.open(path)
+    n_bad = int(cache.meta.get("n_quarantined", 0))
+    if n_bad / max(n_bad + cache.n_records, 1) > max_bad_fraction:
+        raise DataError(
+            f"dataset {dataset_id!r}: the existing cache {path} has {n_bad} of {n_bad + cache.n_records} records "
+            f"quarantined, above max_bad_fraction {max_bad_fraction:g}; see {path / 'quarantine.csv'}, fix the data "
+            "and rebuild (--rebuild), or raise max_bad_fraction"
+        )
+    return cache, n_bad, dict(cache.meta.get("extra", {}).get("provenance", {}))

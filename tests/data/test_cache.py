@@ -263,3 +263,15 @@ def test_semicolon_channel_is_quarantined(tmp_path: Path) -> None:
     assert rep.quarantined == (
         ("semi", "a channel name contains ';', which the cache index uses as separator"),
     )
+
+
+def test_reuse_cache_returns_a_valid_cache_or_refuses_one_above_the_bad_fraction(tmp_path: Path) -> None:
+    from biojepa.data.cache import reuse_cache
+
+    assert reuse_cache(tmp_path / "none", "demo", 0.05) is None
+    build_cache([*_records(3), _bad("broken", "truncated")], tmp_path / "c", dataset_id="demo", max_bad_fraction=0.5,
+                extra_meta={"provenance": {"root": "/data"}})
+    cache, n_bad, prov = reuse_cache(tmp_path / "c", "demo", 0.5)
+    assert cache.n_records == 3 and n_bad == 1 and prov == {"root": "/data"}
+    with pytest.raises(DataError, match=r"1 of 4 records quarantined, above max_bad_fraction 0.1"):
+        reuse_cache(tmp_path / "c", "demo", 0.1)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from biojepa.data.cache import ArrayStore, Cache, CacheReport, build_cache
+from biojepa.data.cache import ArrayStore, Cache, CacheReport, build_cache, reuse_cache
 from biojepa.data.cards import DatasetCard, load_card
 from biojepa.data.record import Record
 from biojepa.data.views import NormalizedStore, SubsetStore, channel_stats
@@ -350,19 +350,10 @@ class EcgSource:
         """
         params = self.check_params(params)
         path = self.cache_path(root, cache_dir, sfreq, params)
-        if not rebuild and (path / "meta.json").is_file():
-            cache = Cache.open(path)
-            extra = cache.meta.get("extra", {})
-            n_bad = int(cache.meta.get("n_quarantined", 0))
-            limit = float(params.get("max_bad_fraction", 0.05))
-            if n_bad / max(n_bad + cache.n_records, 1) > limit:
-                raise DataError(
-                    f"dataset {self.id!r}: the existing cache {path} has {n_bad} of {n_bad + cache.n_records} records "
-                    f"quarantined, above max_bad_fraction {limit:g}; see {path / 'quarantine.csv'}, fix the data and "
-                    "rebuild (--rebuild), or raise max_bad_fraction"
-                )
-            return PrepareResult(path, False, None, cache.n_records, int(cache.meta.get("n_quarantined", 0)),
-                                 dict(extra.get("provenance", {})))
+        reused = None if rebuild else reuse_cache(path, self.id, float(params.get("max_bad_fraction", 0.05)))
+        if reused is not None:
+            cache, n_bad, prov = reused
+            return PrepareResult(path, False, None, cache.n_records, n_bad, prov)
         loaders, provenance, extra_meta = self.loaders(root, sfreq, params)
         if not loaders:
             raise DataError(

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from biojepa.data.cache import ArrayStore, Cache, CacheReport, build_cache
+from biojepa.data.cache import ArrayStore, Cache, CacheReport, build_cache, reuse_cache
 from biojepa.data.cards import DatasetCard, load_card
 from biojepa.data.record import Record
 from biojepa.data.views import SubsetStore
@@ -624,19 +624,10 @@ class EegFileSource:
         chans = list(channels) if channels is not None else None
         path = self.cache_path(root, cache_dir, sfreq, chans, params)
         limit = float(params.get("max_bad_fraction", 0.05))
-        if not rebuild and (path / "meta.json").is_file():
-            cache = Cache.open(path)
-            n_bad = int(cache.meta.get("n_quarantined", 0))
-            if n_bad / max(n_bad + cache.n_records, 1) > limit:
-                raise DataError(
-                    f"dataset {self.id!r}: the existing cache {path} has {n_bad} of "
-                    f"{n_bad + cache.n_records} records quarantined, above max_bad_fraction {limit:g}; see "
-                    f"{path / 'quarantine.csv'}, fix the data and rebuild, or raise max_bad_fraction"
-                )
-            extra = cache.meta.get("extra", {})
-            return EegPrepareResult(
-                path, False, None, cache.n_records, n_bad, dict(extra.get("provenance", {}))
-            )
+        reused = None if rebuild else reuse_cache(path, self.id, limit)
+        if reused is not None:
+            cache, n_bad, prov = reused
+            return EegPrepareResult(path, False, None, cache.n_records, n_bad, prov)
         refs, facts = self.list_records(root, params)
         skip = params.get("missing", "error") == "skip"
         montage = params.get("montage", "standard_1005")

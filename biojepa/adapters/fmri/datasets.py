@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from biojepa.data.cache import Cache, CacheReport, build_cache
+from biojepa.data.cache import Cache, CacheReport, build_cache, reuse_cache
 from biojepa.data.cards import DatasetCard, load_card
 from biojepa.data.record import Record
 from biojepa.data.views import NormalizedStore, SubsetStore
@@ -570,16 +570,10 @@ class FmriFileSource:
         rois = list(channels) if channels is not None else None
         path = self.cache_path(root, cache_dir, tr_s, rois, params)
         limit = float(params.get("max_bad_fraction", 0.05))
-        if not rebuild and (path / "meta.json").is_file():
-            cache = Cache.open(path)
-            n_bad = int(cache.meta.get("n_quarantined", 0))
-            if n_bad / max(n_bad + cache.n_records, 1) > limit:
-                raise DataError(
-                    f"dataset {self.id!r}: the existing cache {path} has {n_bad} of {n_bad + cache.n_records} "
-                    f"records quarantined, above max_bad_fraction {limit:g}; see {path / 'quarantine.csv'}"
-                )
-            extra = cache.meta.get("extra", {})
-            return FmriPrepareResult(path, False, None, cache.n_records, n_bad, dict(extra.get("provenance", {})))
+        reused = None if rebuild else reuse_cache(path, self.id, limit)
+        if reused is not None:
+            cache, n_bad, prov = reused
+            return FmriPrepareResult(path, False, None, cache.n_records, n_bad, prov)
         refs, facts, data_rois, atlas = self.list_records(root, params)
         skip = params.get("missing", "error") == "skip"
         loaders = [functools.partial(_load, ref, rois, data_rois, float(tr_s), skip) for ref in refs]
