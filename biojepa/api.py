@@ -461,7 +461,8 @@ def _embed(enc: Any, arrays: list[np.ndarray], starts: list[list[int]], window: 
     out: list[dict[int, np.ndarray]] = [{} for _ in arrays]
     partial = [] if tokens else [j for j in jobs if _valid_index(enc, n_ch, window, arrays[j[0]].shape[1] - j[1])
                                  is not None]
-    full = [j for j in jobs if j not in set(partial)]
+    padded = set(partial)
+    full = [j for j in jobs if j not in padded]
     was_training = enc.training
     enc.eval()
     try:

@@ -119,7 +119,7 @@ def _kv(items: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
-            raise ConfigError(f"parameter {item!r} must look like key=value (e.g. max_mean_fd=0.2)")
+            raise ConfigError(f"parameter {item!r} must look like key=value (e.g. folds=1-6, max_mean_fd=0.2)")
         key, value = item.split("=", 1)
         out[key.strip()] = yaml.safe_load(value)
     return out
@@ -706,7 +706,6 @@ def datasets_prepare(
 ) -> None:
     """Read a dataset once into the memory-mapped cache that pretraining reuses (with a quarantine report)."""
     with _command(json_path, "datasets prepare"):
-        import yaml
 
         from biojepa.data.sources import resolve_source
         from biojepa.engine.pretrain import default_cache_dir
@@ -714,12 +713,7 @@ def datasets_prepare(
         source = resolve_source(ds_id)
         if not hasattr(source, "prepare"):
             raise ConfigError(f"dataset {ds_id!r} is generated in memory; there is nothing to prepare")
-        kv: dict[str, Any] = {"workers": workers, "max_bad_fraction": max_bad_fraction}
-        for item in params or []:
-            if "=" not in item:
-                raise ConfigError(f"dataset parameter {item!r} must look like key=value (e.g. folds=1-6)")
-            k, v = item.split("=", 1)
-            kv[k.strip()] = yaml.safe_load(v)
+        kv: dict[str, Any] = {"workers": workers, "max_bad_fraction": max_bad_fraction, **_kv(params)}
         rate: dict[str, float] = {"sfreq": sfreq}
         if source.card.modality == "fmri":  # fMRI caches are keyed by the model's TR, not a rate
             rate = {"tr_s": tr_s}
