@@ -23,6 +23,7 @@ from biojepa.errors import (
     BioJepaError,
     ConfigError,
     NotAvailableError,
+    TrainingInterrupted,
     UnknownNameError,
 )
 
@@ -53,22 +54,27 @@ app.add_typer(fmri_app, name="fmri")
 USAGE_ERRORS = (ConfigError, UnknownNameError, NotAvailableError)
 
 #: which issue brings each not-yet-available command (shown in the exit-2 message)
-PENDING = {
-    "datasets verify": "the reliability issue (header scan and quarantine report)",
-}
+PENDING: dict[str, str] = {}
 
 
 # ------------------------------------------------------------------------------------------------------
 # output helpers
+#: Under torchrun only rank 0 prints results, writes --json files and logs below ERROR (see ``main``).
+_OTHER_RANK: str | None = None
+
+
 def _echo(msg: str) -> None:
-    typer.echo(msg)
+    if _OTHER_RANK is None:
+        typer.echo(msg)
 
 
 def _err(msg: str) -> None:
-    typer.echo(msg, err=True)
+    typer.echo(msg if _OTHER_RANK is None else f"[rank {_OTHER_RANK}] {msg}", err=True)
 
 
 def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    if _OTHER_RANK is not None:
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -88,6 +94,12 @@ def _command(json_path: Path | None, kind: str) -> Iterator[None]:
             _write_json(json_path, {"schema_version": 1, "status": "error", "kind": kind, "message": str(exc)})
         _err(f"error: {exc}")
         raise typer.Exit(2) from None
+    except TrainingInterrupted as exc:  # SIGTERM: checkpointed, exit like a process killed by SIGTERM
+        if json_path is not None:
+            _write_json(json_path, {"schema_version": 1, "status": "interrupted", "kind": kind,
+                                    "message": str(exc), "step": exc.step, "checkpoint": exc.checkpoint})
+        _err(f"interrupted: {exc}")
+        raise typer.Exit(143) from None
     except (BioJepaError, OSError, RuntimeError, ValueError) as exc:
         if json_path is not None:
             _write_json(json_path, {"schema_version": 1, "status": "error", "kind": kind, "message": str(exc)})
@@ -576,10 +588,10 @@ def fmri_gradients(
             _write_json(json_path, result)
 
 
-for _name in ("verify",):
-    datasets_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
-        _pending(f"datasets {_name}")
-    )
+for _name in sorted(c for c in PENDING if c.startswith("datasets ")):  # commands that have not landed yet
+    datasets_app.command(
+        _name.split()[1], context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+    )(_pending(_name))
 
 
 # -- models ---------------------------------------------------------------------------------------------
@@ -731,6 +743,35 @@ def datasets_prepare(
             _write_json(json_path, out)
 
 
+@datasets_app.command("verify")
+def datasets_verify(
+    ds_id: Annotated[str, typer.Argument(help="dataset id (`biojepa datasets list`)")],
+    root: Annotated[Path, typer.Option("--root", help="the dataset folder")],
+    out: Annotated[Path | None, typer.Option("--out", help="report folder (default: <cache dir>/verify/<ID>)")]
+    = None,
+    max_bad_fraction: Annotated[float, typer.Option("--max-bad-fraction", help="fail above this bad fraction")]
+    = 0.01,
+    progress: Annotated[str, typer.Option(help="auto | rich | plain | none")] = "auto",
+    json_path: JsonOpt = None,
+    params: Annotated[list[str] | None, typer.Option("-p", "--param", help="dataset parameter key=value "
+                                                                          "(repeatable), e.g. -p folds=1-6")]
+    = None,
+) -> None:
+    """Scan every record's header (no samples decoded); write index.csv + quarantine.csv; fail above the threshold."""
+    with _command(json_path, "datasets verify"):
+        from biojepa.data.verify import verify_dataset
+
+        with _Progress(progress, f"verify {ds_id}") as bar:
+            rep = verify_dataset(ds_id, root, out=out, max_bad_fraction=max_bad_fraction, params=_kv(params),
+                                 progress=lambda k, n: bar(k, n))
+        _echo(f"{ds_id}: {rep.n_records} records scanned, {rep.n_ok} ok, {rep.n_quarantined} quarantined "
+              f"(fraction {rep.bad_fraction:.4f} <= max {rep.max_bad_fraction:g}); index {rep.index_path}")
+        if rep.n_quarantined:
+            _echo(f"quarantine report: {rep.quarantine_path}")
+        if json_path is not None:
+            _write_json(json_path, {"schema_version": 1, "status": "ok", **rep.as_dict()})
+
+
 # -- bench ----------------------------------------------------------------------------------------------
 @bench_app.command("engine")
 def bench_engine(
@@ -880,7 +921,14 @@ def bench_fmri(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (also ``python -m biojepa`` and ``torchrun -m biojepa``)."""
+    global _OTHER_RANK
+    rank = os.environ.get("RANK", "").strip()
+    if rank not in ("", "0"):  # a torchrun worker other than rank 0: results and logs come from rank 0
+        _OTHER_RANK = rank
+        import logging
+
+        logging.getLogger("biojepa").setLevel(logging.ERROR)
     app()
 
 

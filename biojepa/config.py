@@ -68,7 +68,9 @@ class DataConfig(_Section):
 
     sources: list[SourceConfig] = Field(min_length=1)
     crop_len: int = Field(gt=0, description="samples per training crop (the model window)")
-    batch_size: int = Field(gt=0, description="per-process batch size (per optimizer micro-step)")
+    batch_size: int = Field(
+        gt=0, description="global batch of one micro-step, split evenly over the torchrun processes"
+    )
     num_workers: int = Field(0, ge=0)
     pad_short: bool = False
     cache_dir: str | None = None

@@ -16,7 +16,8 @@ Hierarchy::
     │   ├── UndefinedMetricError         a metric is undefined on this data (one class only, ...)
     │   └── ContractError                input does not match a model's signal contract
     ├── CheckpointError                  missing / truncated / tampered checkpoint or model directory
-    └── NonFiniteLossError               too many consecutive non-finite steps
+    ├── NonFiniteLossError               too many consecutive non-finite steps
+    └── TrainingInterrupted              stopped by SIGTERM after a checkpoint   (exit 143)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "NonFiniteLossError",
     "NotAvailableError",
     "OptionalDependencyError",
+    "TrainingInterrupted",
     "UndefinedMetricError",
     "UnknownNameError",
 ]
@@ -91,3 +93,17 @@ class CheckpointError(BioJepaError):
 
 class NonFiniteLossError(BioJepaError):
     """Training produced too many consecutive non-finite losses or gradients."""
+
+
+class TrainingInterrupted(BioJepaError):
+    """Training stopped on SIGTERM at a step boundary after writing a checkpoint (resume with --resume auto).
+
+    Attributes:
+        step: the completed step the checkpoint holds.
+        checkpoint: the checkpoint directory written.
+    """
+
+    def __init__(self, message: str, *, step: int, checkpoint: str) -> None:
+        super().__init__(message)
+        self.step = step
+        self.checkpoint = checkpoint

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -46,6 +47,8 @@ from biojepa._fs import fsync_dir as _fsync_dir
 from biojepa._version import __version__
 from biojepa.data.record import Record
 from biojepa.errors import ConfigError, CorruptRecordError, DataError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FORMAT_VERSION",
@@ -73,6 +76,8 @@ INDEX_COLUMNS = (
     "channels",
     "units",
 )
+#: Quarantined records logged one by one by :func:`build_cache` (every one is in ``quarantine.csv``).
+LOGGED_QUARANTINED = 100
 _SHARD_NAME = "shard_{:05d}.f16"
 _F16 = np.dtype("<f2")
 
@@ -260,6 +265,7 @@ def build_cache(
         )
         n_ok = sum(1 for r in rows if r["status"] == "ok")
         n_total = len(rows)
+        _log_quarantined(dataset_id, quarantined, n_total)
         q_text = _csv_text(
             [{"record_id": q[0], "reason": q[1]} for q in quarantined], ("record_id", "reason")
         )
@@ -309,6 +315,17 @@ def build_cache(
         n_shards=len(sizes),
         n_bytes=sum(sizes) * _F16.itemsize,
     )
+
+
+def _log_quarantined(dataset_id: str, quarantined: list[tuple[str, str]], n_total: int) -> None:
+    """One warning per quarantined record (by id, with the reason), up to :data:`LOGGED_QUARANTINED`."""
+    for rid, reason in quarantined[:LOGGED_QUARANTINED]:
+        log.warning("%s: record %s quarantined: %s", dataset_id, rid, reason)
+    if len(quarantined) > LOGGED_QUARANTINED:
+        log.warning(
+            "%s: ... and %d more of %d records quarantined (every one is listed in quarantine.csv)",
+            dataset_id, len(quarantined) - LOGGED_QUARANTINED, n_total,
+        )
 
 
 def _write_shards(

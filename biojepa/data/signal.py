@@ -13,7 +13,25 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.signal
 
-__all__ = ["RunningStats", "fill_nonfinite", "fingerprint", "zero_phase_sos"]
+__all__ = ["F32_MAX", "RunningStats", "fill_nonfinite", "fingerprint", "float32_overflow", "zero_phase_sos"]
+
+#: Largest finite float32 magnitude; physical values beyond it cannot be stored in a Record.
+F32_MAX = float(np.finfo(np.float32).max)
+
+
+def float32_overflow(x: np.ndarray) -> float | None:
+    """The largest finite ``|x|`` when it exceeds the float32 range (casting would give ``inf``), else None.
+
+    Readers call it before their float32 cast: a damaged gain or physical range then becomes a typed error
+    naming the magnitude instead of a numpy ``RuntimeWarning`` and an ``inf``.
+
+    Example:
+        >>> float32_overflow(np.array([1.0, np.nan])) is None, float32_overflow(np.array([-1e300, 2.0]))
+        (True, 1e+300)
+    """
+    a = np.abs(np.asarray(x, dtype=np.float64))
+    top = float(np.max(a, where=np.isfinite(a), initial=0.0))
+    return top if top > F32_MAX else None
 
 
 def fill_nonfinite(

@@ -306,6 +306,36 @@ def read_state(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path}: cannot read {STATE_FILE} ({exc})") from exc
 
 
+#: The entries ``trainer.pt`` may hold, and the value types allowed anywhere inside them. Anything else —
+#: even a type ``torch.load(weights_only=True)`` accepts — means the file was not written by biojepa.
+TRAINER_KEYS = frozenset({"optimizer", "rng", "rng_ranks"})
+_ALLOWED_LEAVES = (str, int, float, bool, type(None), torch.Tensor)
+
+
+def _check_allowed(blob: Mapping[str, Any], path: Path) -> None:
+    """Refuse a ``trainer.pt`` with unknown entries or value types (the allow-list of resume files)."""
+    extra = sorted(set(blob) - TRAINER_KEYS)
+    if extra:
+        raise CheckpointError(
+            f"checkpoint {path}: {TRAINER_FILE} holds unexpected entries {extra}; biojepa writes only "
+            f"{sorted(TRAINER_KEYS)}. The file was not written by biojepa or was tampered with"
+        )
+    stack: list[tuple[str, Any]] = [(k, v) for k, v in blob.items()]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            if not all(isinstance(k, (str, int)) for k in value):
+                raise CheckpointError(f"checkpoint {path}: {TRAINER_FILE}: {where} has a non-string, non-int key")
+            stack.extend((f"{where}.{k}", v) for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(value))
+        elif not isinstance(value, _ALLOWED_LEAVES):
+            raise CheckpointError(
+                f"checkpoint {path}: {TRAINER_FILE}: {where} is a {type(value).__name__}; resume files hold only "
+                "dicts, lists, tuples, numbers, strings and tensors"
+            )
+
+
 def load_checkpoint(
     path: str | Path, model: torch.nn.Module, opt: torch.optim.Optimizer | None
 ) -> dict[str, Any]:
@@ -350,6 +380,7 @@ def load_checkpoint(
         ) from exc
     if not isinstance(blob, dict) or "optimizer" not in blob:
         raise CheckpointError(f"checkpoint {path}: {TRAINER_FILE} has no optimizer state")
+    _check_allowed(blob, path)
     if opt is not None:
         try:
             opt.load_state_dict(blob["optimizer"])

@@ -292,7 +292,8 @@ def run_pretrain(
 
     Returns:
         The pretrain result (DESIGN.md §5): ``schema_version, status, model_dir, run_dir, model_name, recipe,
-        config_hash, steps, samples_seen, wall_s, final_loss, losses, datasets, device``, plus the collapse
+        config_hash, steps, samples_seen, wall_s, final_loss, losses, datasets, device``, plus ``resumed_from``
+        (the completed step a resumed run started from, else None), ``world_size`` (processes), the collapse
         monitors' last values (``monitor``: ``target_std``, ``effective_rank``, ``n_tokens``) and the number of
         collapse warnings (``n_collapse_warnings``).
 
@@ -300,21 +301,50 @@ def run_pretrain(
         ConfigError: a non-empty ``out_dir`` without ``resume``, a crop length that differs from the model
             window, a channel count that differs from the model's, or any invalid setting.
         UnknownNameError / NotAvailableError: an unknown or not-yet-supported model, mask or dataset id.
-        NonFiniteLossError, CheckpointError, DataError: see :meth:`Trainer.fit`.
+        NonFiniteLossError, CheckpointError, DataError, TrainingInterrupted: see :meth:`Trainer.fit`.
     """
+    import torch.distributed
+
+    from biojepa.engine import distributed
+    from biojepa.engine.trainer import resolve_device
+
+    out_dir = Path(out_dir).expanduser().absolute()
+    info = distributed.detect()
+    device = distributed.device_for(info, resolve_device(cfg.engine.device))
+    owns_group = info.is_distributed and not torch.distributed.is_initialized()
+    distributed.init_process_group(info, device)
+    try:
+        return _run(cfg, out_dir, info, device, resume=resume, progress=progress, recipe=recipe)
+    finally:
+        if owns_group:
+            distributed.shutdown()
+
+
+def _run(
+    cfg: RunConfig,
+    out_dir: Path,
+    info: Any,
+    device: Any,
+    *,
+    resume: bool,
+    progress: ProgressFn | None,
+    recipe: str | None,
+) -> dict[str, Any]:
+    """:func:`run_pretrain` once the process group (if any) is up."""
     import torch.utils.data
 
     from biojepa.data.sampler import KeyedDataset, SourceSpec, StepBatchSampler, WeightedCropSampler
+    from biojepa.engine import distributed
     from biojepa.engine.runinfo import git_sha
     from biojepa.engine.seed import seed_everything
-    from biojepa.engine.trainer import Trainer, resolve_device
+    from biojepa.engine.trainer import Trainer
     from biojepa.io import save_pretrained
     from biojepa.masks import MaskCollator
     from biojepa.masks.base import mask_params_with_defaults
     from biojepa.models import build_jepa, get_spec
 
-    out_dir = Path(out_dir).expanduser().absolute()
     _check_out_dir(out_dir, resume)
+    distributed.barrier()  # every rank has checked the folder before rank 0 writes into it
 
     spec = get_spec(cfg.model.name, **cfg.model.overrides)
     n_times = spec.signal.n_times
@@ -325,29 +355,29 @@ def run_pretrain(
             f"model.overrides.signal.n_times={cfg.data.crop_len}"
         )
 
-    # -- data ---------------------------------------------------------------------------------------
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cache_dir = Path(cfg.data.cache_dir).expanduser() if cfg.data.cache_dir else default_cache_dir()
-    sources = _open_sources(cfg, cache_dir, spec)
+    # -- data (rank 0 first: it builds the caches and fitted tables the other ranks then reuse) --------------
+    with distributed.main_first(info):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        cache_dir = Path(cfg.data.cache_dir).expanduser() if cfg.data.cache_dir else default_cache_dir()
+        sources = _open_sources(cfg, cache_dir, spec)
+        spec = _with_data_normalization(spec, sources)
+        spec = _fit_tokenizer(spec, sources, out_dir)
     datasets = {
         k: {"n_records": v.n_records, "n_quarantined": v.n_quarantined, "n_duplicates_dropped": v.n_duplicates}
         for k, v in sources.items()
     }
-    spec = _with_data_normalization(spec, sources)
-    spec = _fit_tokenizer(spec, sources, out_dir)
     rl_hash, rl_count = record_list_hash(sources)
 
     # -- model and data loader ----------------------------------------------------------------------------
-    device = resolve_device(cfg.engine.device)
-    seed_everything(cfg.engine.seed)
+    seed_everything(cfg.engine.seed)  # the same initial weights on every rank
     model = build_jepa(spec, loss=cfg.model.loss, target_norm=cfg.model.target_norm)
-    batch = cfg.data.batch_size
+    batch = distributed.per_rank_batch(cfg.data.batch_size, info.world_size)  # this rank's share
     accum = cfg.optim.accum_steps
     sampler = WeightedCropSampler(
         [SourceSpec(k, v.store, v.weight) for k, v in sources.items()],
         crop_len=cfg.data.crop_len,
         seed=cfg.engine.seed,
-        global_batch=batch,
+        global_batch=cfg.data.batch_size,
         pad_short=cfg.data.pad_short,
     )
     grid = tuple(model.context_encoder.tokenizer.grid((len(spec.signal.channels), cfg.data.crop_len)))
@@ -362,7 +392,7 @@ def run_pretrain(
         # optimizer step `step` consumes data steps step*accum .. step*accum + accum - 1
         loader = torch.utils.data.DataLoader(
             dataset,
-            batch_sampler=StepBatchSampler(step * accum, total_data_steps, batch),
+            batch_sampler=StepBatchSampler(step * accum, total_data_steps, batch, info.rank, info.world_size),
             collate_fn=collate,
             num_workers=cfg.data.num_workers,
             persistent_workers=False,
@@ -370,7 +400,7 @@ def run_pretrain(
         )
         return iter(loader)
 
-    trainer = Trainer(cfg, model, make_batches, out_dir, device=device, progress=progress)
+    trainer = Trainer(cfg, model, make_batches, out_dir, device=device, dist_info=info, progress=progress)
     result = trainer.fit(resume=resume)
 
     # -- export --------------------------------------------------------------------------------------------
@@ -391,7 +421,10 @@ def run_pretrain(
         "n_training_records": rl_count,
         "git_sha": git_sha(),
     }
-    model_dir = save_pretrained(model.export_encoder(), out_dir / "model", training=training, overwrite=True)
+    model_dir = out_dir / "model"
+    if info.is_main:
+        model_dir = save_pretrained(model.export_encoder(), model_dir, training=training, overwrite=True)
+    distributed.barrier()  # the exported model exists before any rank returns
     return {
         "schema_version": SCHEMA_VERSION,
         "status": "ok",
@@ -401,6 +434,8 @@ def run_pretrain(
         "recipe": recipe_name,
         "config_hash": digest,
         "steps": result.steps,
+        "resumed_from": result.resumed_from,
+        "world_size": info.world_size,
         "samples_seen": result.samples_seen,
         "wall_s": result.wall_s,
         "final_loss": result.final_loss,

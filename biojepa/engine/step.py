@@ -5,13 +5,17 @@ accumulation), a finiteness check of loss and gradients (a non-finite step skips
 EMA update), optional gradient clipping, AdamW, then the EMA update of the target encoder. With
 ``monitor=True`` it also measures the collapse statistics of the last micro-batch's targets
 (:func:`biojepa.engine.monitors.collapse_stats`) without touching any number of the step.
+
+Under DDP the trainer passes the DDP wrapper as ``forward`` (gradients are averaged over ranks in the last
+micro-batch's backward; the earlier ones run under ``no_sync``) and an ``agree`` function that makes every rank
+take the same skip decision and report the same mean loss.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -115,6 +119,8 @@ def train_step(
     nan_loss: bool = False,
     nan_grad: bool = False,
     monitor: bool = False,
+    forward: torch.nn.Module | None = None,
+    agree: Callable[[float, bool], tuple[float, bool]] | None = None,
 ) -> StepStats:
     """Run one optimizer step over ``micro_batches`` (gradient accumulation).
 
@@ -131,6 +137,11 @@ def train_step(
         nan_grad: fault injection — make one gradient NaN (tests only).
         monitor: also compute the collapse statistics of the last micro-batch's targets (under
             ``torch.no_grad``; no random numbers, no change to the loss, gradients or updates).
+        forward: the module to call for the forward pass (e.g. the DDP wrapper or a compiled model);
+            default ``model``. A module with ``no_sync`` (DDP) skips the gradient all-reduce on all but the
+            last micro-batch.
+        agree: ``agree(loss, finite) -> (loss, finite)`` applied before the update decision, e.g. the mean
+            loss over ranks and the AND of every rank's finiteness; default: the local values.
 
     Returns:
         :class:`StepStats`; ``finite=False`` means the optimizer and EMA updates were skipped; ``monitor``
@@ -144,13 +155,17 @@ def train_step(
     n = len(micro_batches)
     total = torch.zeros((), device=device)
     last: tuple[Tensor, Tensor | None] | None = None
-    for x, masks in micro_batches:
-        with autocast_context(device, precision):
-            out = model(x, masks.ctx_idx, masks.tgt_idx, masks.tgt_valid)
-        loss = out.loss / n
-        if nan_loss:
-            loss = loss * float("nan")
-        loss.backward()
+    fwd = model if forward is None else forward
+    no_sync = getattr(fwd, "no_sync", None)
+    for k, (x, masks) in enumerate(micro_batches):
+        sync_ctx = no_sync() if no_sync is not None and k < n - 1 else contextlib.nullcontext()
+        with sync_ctx:
+            with autocast_context(device, precision):
+                out = fwd(x, masks.ctx_idx, masks.tgt_idx, masks.tgt_valid)
+            loss = out.loss / n
+            if nan_loss:
+                loss = loss * float("nan")
+            loss.backward()
         total += loss.detach()
         if monitor:
             last = (out.target.detach(), masks.tgt_valid)  # (B, M, D), (B, M) | None
@@ -161,6 +176,8 @@ def train_step(
     loss_v = float(total)
     gnorm_v = float(gnorm)
     finite = math.isfinite(loss_v) and math.isfinite(gnorm_v)
+    if agree is not None:
+        loss_v, finite = agree(loss_v, finite)
     if finite:
         if grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(params, grad_clip, foreach=True)

@@ -11,6 +11,15 @@ Each update runs :func:`biojepa.engine.step.train_step` (the very code ``biojepa
 last good checkpoint in place. Resume is exact because the data stream, the masks and the schedules are pure
 functions of ``(seed, step)`` and the checkpoint holds the model, optimizer, counters and RNG states.
 
+Under ``torchrun`` (:mod:`biojepa.engine.distributed`) the model is wrapped in DDP, the skip decision and the
+logged loss are agreed over all ranks, rank 0 alone writes ``metrics.jsonl``, the run info, progress and
+checkpoints (holding every rank's RNG state), and each rank seeds its global generators with ``seed + rank``.
+
+SIGTERM and SIGUSR1 are caught during :meth:`Trainer.fit`: at the next step boundary (agreed over ranks) the
+trainer writes a checkpoint; after SIGTERM it then raises :class:`~biojepa.errors.TrainingInterrupted`
+(``biojepa`` exits 143), after SIGUSR1 it goes on training (a checkpoint on demand, e.g. SLURM's
+``--signal=USR1@90``).
+
 Every ``engine.monitor_every`` steps (default: every ``engine.log_every`` steps) and at the last step, the
 step also measures representation collapse on its targets (:mod:`biojepa.engine.monitors`): ``target_std``
 and ``effective_rank`` go into that step's ``metrics.jsonl`` record (monitored steps are always logged), and
@@ -22,6 +31,8 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -35,6 +46,14 @@ from torch import Tensor
 
 from biojepa.config import RunConfig, config_hash
 from biojepa.engine.checkpoint import find_resume, list_checkpoints, load_checkpoint, save_checkpoint
+from biojepa.engine.distributed import (
+    DistInfo,
+    all_gather_objects,
+    any_flags,
+    broadcast_object,
+    detect,
+    mean_scalar,
+)
 from biojepa.engine.faults import FaultPlan, faults_from_env
 from biojepa.engine.jepa import JEPA
 from biojepa.engine.metrics_log import MetricsLog
@@ -43,7 +62,7 @@ from biojepa.engine.runinfo import write_run_info
 from biojepa.engine.schedules import Schedules
 from biojepa.engine.seed import capture_rng_state, restore_rng_state, seed_everything
 from biojepa.engine.step import build_optimizer, train_step
-from biojepa.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError
+from biojepa.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError, TrainingInterrupted
 from biojepa.masks.base import MaskSet
 
 __all__ = ["RESUME_IGNORED", "TrainResult", "Trainer", "resolve_device"]
@@ -218,7 +237,11 @@ class Trainer:
             Each micro-batch is a :class:`~biojepa.masks.Batch` or an ``(x (B, C, T), MaskSet)`` pair.
         run_dir: the run directory (config, env, metrics, checkpoints).
         device: a device, ``"auto"``, or None for ``cfg.engine.device``.
-        progress: ``progress(step, total, info)``, called after every optimizer step with the completed
+        dist_info: this process's place in a multi-process job; default :func:`~biojepa.engine.distributed.detect`
+            (torchrun's environment variables). With more than one process the process group must already
+            be initialised (:func:`~biojepa.engine.distributed.init_process_group`), and ``make_batches``
+            must yield this rank's share of each global batch.
+        progress: ``progress(step, total, info)``, called on rank 0 after every optimizer step with the completed
             step, ``engine.steps`` and ``info = {"loss": float | None, "lr": float}`` (plus ``"skipped"``,
             the count of non-finite steps, once there is one, and ``"eff_rank"``, the last effective rank
             of the targets, once a step was monitored).
@@ -236,9 +259,11 @@ class Trainer:
         run_dir: str | Path,
         *,
         device: str | torch.device | None = None,
+        dist_info: DistInfo | None = None,
         progress: ProgressFn | None = None,
     ) -> None:
         self.faults: FaultPlan = faults_from_env()
+        self.dist = dist_info if dist_info is not None else detect()
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.make_batches = make_batches
@@ -252,7 +277,7 @@ class Trainer:
         if cfg.engine.threads:
             torch.set_num_threads(cfg.engine.threads)
         self.schedules = Schedules.from_config(cfg.optim, cfg.engine.steps)
-        seed_everything(cfg.engine.seed)
+        seed_everything(cfg.engine.seed + self.dist.rank)  # per-rank streams; rank 0 == a single process
         self.model = model.to(self.device)
         self.model.train()
         self.opt = build_optimizer(self.model, betas=tuple(cfg.optim.betas), eps=cfg.optim.eps)  # type: ignore[arg-type]
@@ -278,24 +303,31 @@ class Trainer:
             "monitor": c.monitor,
             "n_collapse_warnings": c.n_collapse,
             "wall_s": c.wall_before + (time.perf_counter() - c.t_start),
-            "world_size": 1,
+            "world_size": self.dist.world_size,
             "versions": {"biojepa": __version__, "torch": torch.__version__, "numpy": np.__version__},
         }
 
     def _save(self, step: int, c: _Counters) -> Path:
-        return save_checkpoint(
-            self.run_dir,
-            step,
-            self.model,
-            self.opt,
-            self._state_extra(step, c),
-            self.cfg.engine.keep_ckpts,
-            trainer_state={"rng": capture_rng_state()},
-            before_commit=self.faults.before_commit if self.faults.active else None,
-        )
+        """Write a checkpoint on rank 0 (every rank takes part in gathering the RNG states)."""
+        rngs = all_gather_objects(capture_rng_state())  # collective: every rank, same step
+        path = self.run_dir / "checkpoints" / f"step_{step:08d}"
+        if self.dist.is_main:
+            path = save_checkpoint(
+                self.run_dir,
+                step,
+                self.model,
+                self.opt,
+                self._state_extra(step, c),
+                self.cfg.engine.keep_ckpts,
+                trainer_state={"rng": rngs[0], "rng_ranks": rngs},
+                before_commit=self.faults.before_commit if self.faults.active else None,
+            )
+        return path
 
     def _restore(self, c: _Counters) -> Path | None:
-        ck = find_resume(self.run_dir)
+        found = find_resume(self.run_dir) if self.dist.is_main else None  # rank 0 decides, the others follow
+        name = broadcast_object(str(found) if found is not None else None)
+        ck = Path(name) if name is not None else None
         if ck is None:
             if list_checkpoints(self.run_dir):
                 raise CheckpointError(
@@ -334,10 +366,26 @@ class Trainer:
         c.monitor = state.get("monitor")
         c.n_collapse = int(state.get("n_collapse_warnings", 0))
         c.wall_before = float(state.get("wall_s", 0.0))
-        if "rng" in state:
-            restore_rng_state(state["rng"])
+        self._restore_rng(state, ck)
         log.info("resumed from %s (step %d of %d)", ck, step, self.cfg.engine.steps)
         return ck
+
+    def _restore_rng(self, state: Mapping[str, Any], ck: Path) -> None:
+        """This rank's RNG state from the checkpoint; after a world-size change, the fresh per-rank seeds."""
+        ranks = state.get("rng_ranks")
+        old_world = int(state.get("world_size", 1) or 1)
+        if isinstance(ranks, list) and len(ranks) == self.dist.world_size:
+            restore_rng_state(ranks[self.dist.rank])
+        elif self.dist.world_size == 1 and old_world == 1 and "rng" in state:
+            restore_rng_state(state["rng"])
+        else:
+            if self.dist.is_main:
+                log.warning(
+                    "checkpoint %s was written by %d process(es), this run has %d: the sample ids, masks and "
+                    "schedules continue exactly, the global generators restart from their per-rank seeds and "
+                    "gradient averaging rounds differently, so numbers differ in the last bits",
+                    ck, old_world, self.dist.world_size,
+                )  # fmt: skip
 
     def _next_micro_batches(
         self, it: Iterator[Any], i: int
@@ -362,6 +410,22 @@ class Trainer:
             micro.append((x.to(self.device, non_blocking=True), masks.to(self.device, non_blocking=True)))
         return micro, ids
 
+    def _forward_and_agree(self) -> tuple[Any, Any]:
+        """The forward module (DDP-wrapped under torchrun) and the cross-rank agreement of a step's outcome."""
+        if not self.dist.is_distributed:
+            return self._fwd, None
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        ddp = DistributedDataParallel(self.model, device_ids=ids)
+        fwd = torch.compile(ddp) if self.cfg.engine.compile else ddp
+
+        def agree(loss: float, finite: bool) -> tuple[float, bool]:
+            (bad,) = any_flags(not finite)
+            return mean_scalar(loss), not bad
+
+        return fwd, agree
+
     def _nonfinite_error(self, step_no: int, n: int, last_ckpt: Path | None) -> NonFiniteLossError:
         where = f"the last good checkpoint is {last_ckpt}" if last_ckpt else "no checkpoint was written"
         return NonFiniteLossError(
@@ -377,6 +441,8 @@ class Trainer:
         if not reasons:
             return
         c.n_collapse += 1
+        if not self.dist.is_main:
+            return
         log.warning(
             "step %d: possible representation collapse: %s. Try a lower optim.lr, a higher EMA momentum "
             "start (optim.ema_start), model.target_norm=true, or another masking ratio (mask.params); "
@@ -399,6 +465,7 @@ class Trainer:
             CheckpointError: checkpoints exist but none is valid.
             NonFiniteLossError: ``engine.max_nonfinite`` consecutive non-finite steps.
             DataError: the batch iterator ran out before the last step.
+            TrainingInterrupted: SIGTERM arrived; a checkpoint of the last completed step was written.
         """
         cfg = self.cfg
         total = cfg.engine.steps
@@ -411,12 +478,19 @@ class Trainer:
                 f"{self.run_dir} already holds checkpoints of a run; pass resume=True (--resume auto) "
                 "to continue it, or use another output directory"
             )
-        write_run_info(self.run_dir, cfg, device=str(self.device))
-        metrics = MetricsLog(self.run_dir / "metrics.jsonl").open(resume_step=c.step if resumed else None)
+        main = self.dist.is_main
+        world = self.dist.world_size
+        metrics: MetricsLog | _NullLog = _NullLog()
+        if main:
+            write_run_info(self.run_dir, cfg, device=str(self.device))
+            metrics = MetricsLog(self.run_dir / "metrics.jsonl").open(resume_step=c.step if resumed else None)
+        fwd, agree = self._forward_and_agree()
         last_ckpt: Path | None = resumed
         t0 = time.perf_counter()
         start = c.step
         monitor_every = cfg.engine.monitor_every or cfg.engine.log_every
+        caught: list[int] = []
+        previous = _install_handlers(caught)
         try:
             it = iter(self.make_batches(start)) if start < total else iter(())
             for i in range(start, total):
@@ -426,7 +500,7 @@ class Trainer:
                 monitored = step_no % monitor_every == 0 or step_no == total
                 micro, ids = self._next_micro_batches(it, i)
                 stats = train_step(
-                    self._fwd,
+                    self.model,
                     self.opt,
                     micro,
                     lr=lr,
@@ -437,10 +511,12 @@ class Trainer:
                     nan_loss=step_no in self.faults.nan_loss,
                     nan_grad=step_no in self.faults.nan_grad,
                     monitor=monitored,
+                    forward=fwd,
+                    agree=agree,
                 )
                 step_s = time.perf_counter() - t_step
                 c.step = step_no
-                c.samples_seen += sum(int(x.shape[0]) for x, _ in micro)
+                c.samples_seen += sum(int(x.shape[0]) for x, _ in micro) * world  # equal shares per rank
                 loss = stats.loss if stats.finite else None
                 c.losses.append({"step": step_no, "loss": loss})
                 if stats.finite:
@@ -449,11 +525,14 @@ class Trainer:
                 else:
                     c.n_nonfinite += 1
                     c.consecutive += 1
-                    log.warning(
-                        "step %d: non-finite loss %s or gradient norm %s (%d in a row); update and EMA "
-                        "skipped; sample ids %s",
-                        step_no, stats.loss, stats.grad_norm, c.consecutive, ids,
-                    )  # fmt: skip
+                    if world > 1:  # every rank skipped; name every rank's samples
+                        ids = [i for part in all_gather_objects(ids) for i in part]
+                    if main:
+                        log.warning(
+                            "step %d: non-finite loss %s or gradient norm %s (%d in a row); update and EMA "
+                            "skipped; sample ids %s",
+                            step_no, stats.loss, stats.grad_norm, c.consecutive, ids,
+                        )  # fmt: skip
                 record = {
                     "step": step_no,
                     "loss": loss,
@@ -475,7 +554,7 @@ class Trainer:
                 logged = monitored or step_no % cfg.engine.log_every == 0 or step_no == total
                 if logged:
                     metrics.append(record)
-                if self.progress is not None:
+                if self.progress is not None and main:
                     info: dict[str, Any] = {"loss": loss, "lr": lr}
                     if c.n_nonfinite:
                         info["skipped"] = c.n_nonfinite
@@ -485,10 +564,25 @@ class Trainer:
                 self.faults.after_update(step_no)  # test-only: kill / exit before this step's checkpoint
                 if c.consecutive >= cfg.engine.max_nonfinite:
                     raise self._nonfinite_error(step_no, c.consecutive, last_ckpt)
-                if step_no % cfg.engine.ckpt_every == 0 or step_no == total:
+                # a signal seen by any rank: every rank checkpoints (and stops) at the same step
+                term, usr1 = any_flags(signal.SIGTERM in caught, _SIGUSR1 in caught)
+                caught.clear()
+                if term or usr1 or step_no % cfg.engine.ckpt_every == 0 or step_no == total:
                     metrics.sync()
                     last_ckpt = self._save(step_no, c)
+                if term and step_no < total:
+                    if main:
+                        log.warning("SIGTERM: checkpoint %s written at step %d; stopping", last_ckpt, step_no)
+                    raise TrainingInterrupted(
+                        f"stopped by SIGTERM after step {step_no} of {total}; checkpoint {last_ckpt} holds it. "
+                        "Run the same command with --resume auto to continue exactly where it stopped",
+                        step=step_no,
+                        checkpoint=str(last_ckpt),
+                    )
+                if usr1 and main:
+                    log.info("SIGUSR1: checkpoint %s at step %d; training continues", last_ckpt, step_no)
         finally:
+            _restore_handlers(previous)
             metrics.close()
         losses = list(c.losses)
         return TrainResult(
@@ -503,6 +597,43 @@ class Trainer:
             monitor=dict(c.monitor) if c.monitor is not None else None,
             n_collapse_warnings=c.n_collapse,
         )
+
+
+#: SIGUSR1 where the platform has it (not on Windows); SIGTERM otherwise, so the flag is never set twice.
+_SIGUSR1 = getattr(signal, "SIGUSR1", signal.SIGTERM)
+
+
+def _install_handlers(caught: list[int]) -> dict[int, Any] | None:
+    """Record SIGTERM / SIGUSR1 in ``caught`` (checked at the next step boundary); None off the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return None  # signal handlers can only be installed from the main thread (e.g. a notebook worker)
+
+    def handler(signum: int, frame: Any) -> None:
+        caught.append(signum)
+
+    previous = {}
+    for sig in {signal.SIGTERM, _SIGUSR1}:
+        previous[sig] = signal.getsignal(sig)
+        signal.signal(sig, handler)
+    return previous
+
+
+def _restore_handlers(previous: dict[int, Any] | None) -> None:
+    for sig, h in (previous or {}).items():
+        signal.signal(sig, h if h is not None else signal.SIG_DFL)
+
+
+class _NullLog:
+    """The metrics log of ranks other than 0: accepts and discards."""
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Discard ``record``."""
+
+    def sync(self) -> None:
+        """Nothing to flush."""
+
+    def close(self) -> None:
+        """Nothing to close."""
 
 
 @dataclass

@@ -214,6 +214,25 @@ def test_malicious_pickle_does_not_run(cfg: Any, tmp_path: Path) -> None:
         assert not marker.exists()
 
 
+@pytest.mark.parametrize(
+    ("blob", "match"),
+    [
+        ({"optimizer": {}, "payload": "x"}, r"unexpected entries \['payload'\]"),
+        ({"optimizer": {"state": {}, "param_groups": [{"dtype": torch.float32}]}}, "is a dtype"),
+        ({"optimizer": {}, "rng": {(1, 2): 3}}, "non-string, non-int key"),
+    ],
+)
+def test_trainer_file_outside_the_allow_list_is_refused(
+    cfg: Any, tmp_path: Path, blob: dict[str, Any], match: str
+) -> None:
+    model, opt = _trained(cfg)
+    path = _save(tmp_path, 4, model, opt)
+    torch.save(blob, path / "trainer.pt")  # types torch's weights_only unpickler accepts
+    _rewrite_manifest(path)
+    with pytest.raises(CheckpointError, match=match):
+        load_checkpoint(path, tiny_model(cfg), build_optimizer(tiny_model(cfg)))
+
+
 def test_architecture_mismatch_is_a_checkpoint_error(cfg: Any, tmp_path: Path) -> None:
     model, opt = _trained(cfg)
     path = _save(tmp_path, 4, model, opt)

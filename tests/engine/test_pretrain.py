@@ -24,6 +24,8 @@ RESULT_KEYS = {
     "recipe",
     "config_hash",
     "steps",
+    "resumed_from",
+    "world_size",
     "samples_seen",
     "wall_s",
     "final_loss",
@@ -50,6 +52,7 @@ def test_result_dict(finished: tuple[Any, Path, dict[str, Any]]) -> None:
     assert res["model_name"] == "synthetic_vit_tiny" and res["recipe"] == "synthetic_tiny"
     assert res["config_hash"] == config_hash(cfg)
     assert res["steps"] == 6 and res["samples_seen"] == 6 * 8
+    assert res["resumed_from"] is None and res["world_size"] == 1
     assert [r["step"] for r in res["losses"]] == [3, 4, 5, 6]
     assert res["final_loss"] == res["losses"][-1]["loss"]
     assert res["datasets"] == {"synthetic": {"n_records": 16, "n_quarantined": 0, "n_duplicates_dropped": 0}}

@@ -31,6 +31,7 @@ import numpy as np
 from biojepa.data.cache import ArrayStore, Cache, CacheReport, build_cache, reuse_cache
 from biojepa.data.cards import DatasetCard, load_card
 from biojepa.data.record import Record
+from biojepa.data.verify import ScanResult
 from biojepa.data.views import NormalizedStore, SubsetStore, channel_stats
 from biojepa.errors import ConfigError, CorruptRecordError, DataError
 from biojepa.registry import DATASETS
@@ -235,24 +236,6 @@ class EcgSource:
 
         if self.reader == "ptbxl":
             return self._ptbxl_loaders(root, sfreq, params, provenance, extra_meta)
-        if self.reader == "cinc":
-            names = readers.list_cinc_records(root)
-            prefixes = params.get("prefixes")
-            if prefixes:
-                prefixes = [prefixes] if isinstance(prefixes, str) else list(prefixes)
-                kept = [n for n in names if Path(n).name.startswith(tuple(prefixes))]
-                provenance["n_other_prefix"] = len(names) - len(kept)
-                names = kept
-            if not params.get("include_ptbxl_copies", False):
-                copies = [n for n in names if Path(n).name.startswith("HR")]
-                names = [n for n in names if not Path(n).name.startswith("HR")]
-                provenance["n_excluded_ptbxl_copies"] = len(copies)
-                if copies:
-                    log.warning(
-                        "%s: %d HR* records (CinC copies of PTB-XL) were excluded; PTB-XL comes from its own "
-                        "release (folds 1-8 only)", self.id, len(copies),
-                    )
-            return [wf("cinc", n) for n in names], provenance, extra_meta
         if self.reader == "code15":
             min_nz = params.get("min_nonzero")
             loaders = [
@@ -260,14 +243,103 @@ class EcgSource:
                 for ld in readers.iter_code15(root, min_nonzero=min_nz)
             ]
             return loaders, provenance, extra_meta
-        names = readers.list_mimic_records(root) if self.reader == "mimic" else readers.list_wfdb_records(root)
-        return [wf("wfdb", n) for n in names], provenance, extra_meta
+        reader = "cinc" if self.reader == "cinc" else "wfdb"
+        return [wf(reader, n) for n in self._record_names(root, params, provenance)], provenance, extra_meta
+
+    def _record_names(self, root: Path, params: Mapping[str, Any], provenance: dict[str, Any]) -> list[str]:
+        """Record names of a CinC / MIMIC / WFDB folder after the source's selection (CinC prefixes, HR copies)."""
+        from biojepa.adapters.ecg import readers
+
+        if self.reader == "mimic":
+            return readers.list_mimic_records(root)
+        if self.reader != "cinc":
+            return readers.list_wfdb_records(root)
+        names = readers.list_cinc_records(root)
+        prefixes = params.get("prefixes")
+        if prefixes:
+            prefixes = [prefixes] if isinstance(prefixes, str) else list(prefixes)
+            kept = [n for n in names if Path(n).name.startswith(tuple(prefixes))]
+            provenance["n_other_prefix"] = len(names) - len(kept)
+            names = kept
+        if not params.get("include_ptbxl_copies", False):
+            copies = [n for n in names if Path(n).name.startswith("HR")]
+            names = [n for n in names if not Path(n).name.startswith("HR")]
+            provenance["n_excluded_ptbxl_copies"] = len(copies)
+            if copies:
+                log.warning(
+                    "%s: %d HR* records (CinC copies of PTB-XL) were excluded; PTB-XL comes from its own "
+                    "release (folds 1-8 only)", self.id, len(copies),
+                )
+        return names
+
+    def scan(self, root: Path, params: Mapping[str, Any] | None = None) -> list[Callable[[], ScanResult]]:
+        """Header checks of the records pretraining would read from ``root`` (``biojepa datasets verify``).
+
+        Each check parses the record's header and compares its data files with it
+        (:func:`~biojepa.adapters.ecg.readers.check_wfdb_header`,
+        :func:`~biojepa.adapters.ecg.readers.check_cinc_header`) without decoding the samples; CODE-15% is
+        scanned through its HDF5 shapes (:func:`~biojepa.adapters.ecg.readers.scan_code15`).
+
+        Raises:
+            ConfigError: bad parameters or a missing folder.
+        """
+        from biojepa.adapters.ecg import readers
+        from biojepa.data.verify import check_record
+
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise ConfigError(f"data folder {root} for dataset {self.id!r} does not exist")
+        params = self.check_params(params)
+        if self.reader == "code15":
+            return [functools.partial(_scanned, res) for res in readers.scan_code15(root)]
+        exp = self._expected_sfreq()
+        if self.reader == "ptbxl":
+            refs = [(rid, name) for rid, name, _ in self._ptbxl_refs(root, params)[0]]
+        else:
+            refs = [(n, n) for n in self._record_names(root, params, {})]
+        check = readers.check_cinc_header if self.reader == "cinc" else readers.check_wfdb_header
+        return [
+            functools.partial(
+                check_record, rid, (root / name).as_posix(),
+                functools.partial(check, root / name, record_id=rid, expected_sfreq=exp),
+            )
+            for rid, name in refs
+        ]
 
     def _ptbxl_loaders(
         self, root: Path, sfreq: float, params: Mapping[str, Any], provenance: dict[str, Any],
         extra_meta: dict[str, Any],
     ) -> tuple[list[Callable[[], Record]], dict[str, Any], dict[str, Any]]:
         from biojepa.adapters.ecg import readers
+
+        refs, counts, meta, folds = self._ptbxl_refs(root, params)
+        loaders = [
+            functools.partial(_load_record, "wfdb", str(root / name), rid, None, sfreq, None, {"fold": fold})
+            for rid, name, fold in refs
+        ]
+        provenance.update(
+            {"folds": list(folds), "excluded_folds": [f for f in range(1, 11) if f not in folds], **counts}
+        )
+        log.info("ptbxl: %d records in folds %s (%d at 500 Hz, %d at 100 Hz, %d missing)",
+                 len(refs), list(folds), counts["n_files_500hz"], counts["n_files_100hz"],
+                 counts["n_files_missing"])
+        # fingerprints of the held-out folds: their copies in other releases are dropped when pretraining
+        fps: list[str] = []
+        for _, row in meta[meta["strat_fold"].isin(HELDOUT_FOLDS)].iterrows():
+            for col, has in (("filename_hr", "has_hr"), ("filename_lr", "has_lr")):
+                if row[has]:
+                    try:
+                        fps.append(readers.read_wfdb(root / str(row[col])).meta["fingerprint"])
+                    except CorruptRecordError:
+                        pass
+        extra_meta["heldout_fingerprints"] = sorted(set(fps))
+        provenance["n_heldout_fingerprints"] = len(set(fps))
+        return loaders, provenance, extra_meta
+
+    def _ptbxl_refs(
+        self, root: Path, params: Mapping[str, Any]
+    ) -> tuple[list[tuple[str, str, int]], dict[str, int], Any, tuple[int, ...]]:
+        """``([(ecg_id, file name, fold)], file counts, the metadata table, folds)`` of the selected folds."""
         from biojepa.adapters.ecg.tasks import load_ptbxl_metadata, parse_folds
 
         folds = parse_folds(params.get("folds", "1-8"))
@@ -286,7 +358,7 @@ class EcgSource:
         if missing and len(missing) == len(folds):
             raise ConfigError(f"PTB-XL at {root} has no records in folds {list(folds)}; folds present: {present}")
         sel = meta[meta["strat_fold"].isin(folds)]
-        loaders: list[Callable[[], Record]] = []
+        refs: list[tuple[str, str, int]] = []
         n_hr = n_lr = n_none = 0
         for ecg_id, row in sel.iterrows():
             use_hr = files == "500" or (files == "auto" and bool(row["has_hr"]))
@@ -297,30 +369,9 @@ class EcgSource:
                 n_lr += 1
             else:
                 n_none += 1
-            loaders.append(
-                functools.partial(
-                    _load_record, "wfdb", str(root / name), str(ecg_id), None, sfreq, None,
-                    {"fold": int(row["strat_fold"])},
-                )
-            )
-        provenance.update(
-            {"folds": list(folds), "excluded_folds": [f for f in range(1, 11) if f not in folds],
-             "n_files_500hz": n_hr, "n_files_100hz": n_lr, "n_files_missing": n_none}
-        )
-        log.info("ptbxl: %d records in folds %s (%d at 500 Hz, %d at 100 Hz, %d missing)",
-                 len(sel), list(folds), n_hr, n_lr, n_none)
-        # fingerprints of the held-out folds: their copies in other releases are dropped when pretraining
-        fps: list[str] = []
-        for _, row in meta[meta["strat_fold"].isin(HELDOUT_FOLDS)].iterrows():
-            for col, has in (("filename_hr", "has_hr"), ("filename_lr", "has_lr")):
-                if row[has]:
-                    try:
-                        fps.append(readers.read_wfdb(root / str(row[col])).meta["fingerprint"])
-                    except CorruptRecordError:
-                        pass
-        extra_meta["heldout_fingerprints"] = sorted(set(fps))
-        provenance["n_heldout_fingerprints"] = len(set(fps))
-        return loaders, provenance, extra_meta
+            refs.append((str(ecg_id), name, int(row["strat_fold"])))
+        counts = {"n_files_500hz": n_hr, "n_files_100hz": n_lr, "n_files_missing": n_none}
+        return refs, counts, meta, tuple(folds)
 
     # -- preparing and opening -----------------------------------------------------------------------------
     def prepare(
@@ -420,6 +471,11 @@ class EcgSource:
         store.normalization = {"method": "zscore", "mean": mean.tolist(), "std": std.tolist(), "clip": clip,
                                "n_records": int(keep.size), "n_samples": int(n)}
         return store
+
+
+def _scanned(result: ScanResult) -> ScanResult:
+    """A check whose verdict is already known (CODE-15% is scanned file by file)."""
+    return result
 
 
 def _preprocess_loader(loader: Callable[[], Record], sfreq: float, highpass_hz: float | None) -> Record:

@@ -46,17 +46,22 @@ import numpy as np
 from biojepa.adapters.ecg.leads import STANDARD_LEADS, canonical_lead, lead_indices
 from biojepa.adapters.ecg.transforms import fingerprint, interpolate_nans
 from biojepa.data.record import Record
+from biojepa.data.signal import F32_MAX, float32_overflow
 from biojepa.errors import BioJepaError, ConfigError, CorruptRecordError, DataError, OptionalDependencyError
 
 __all__ = [
     "CODE15_SFREQ",
     "FLAT_PTP_MV",
+    "MAX_WFDB_SAMPLES",
+    "check_cinc_header",
+    "check_wfdb_header",
     "iter_code15",
     "list_cinc_records",
     "list_mimic_records",
     "list_wfdb_records",
     "read_cinc",
     "read_wfdb",
+    "scan_code15",
 ]
 
 #: Sampling rate of CODE-15% tracings in Hz.
@@ -65,11 +70,22 @@ CODE15_SFREQ: float = 400.0
 #: A lead whose peak-to-peak amplitude is below this (in mV) is rejected as flat (disconnected electrode).
 FLAT_PTP_MV: float = 1e-6
 
+#: Largest number of samples (signals x samples per signal) a reader accepts; checked on the header, before
+#: anything is allocated (the samples are decoded as float64: 2**28 samples are 2 GiB). 24 h of 12 leads at
+#: 500 Hz is about 5.2e8 samples: split such Holter records into segments before reading them.
+MAX_WFDB_SAMPLES: int = 2**28
+
 #: Physical unit string (lower-case) -> factor that converts it to millivolts.
 _TO_MV: dict[str, float] = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "nv": 1e-6, "v": 1e3}
 
 #: WFDB formats with a fixed number of bytes per sample (the data file size can be checked exactly).
 _BYTES_PER_SAMPLE: dict[str, int] = {"8": 1, "16": 2, "61": 2, "80": 1, "160": 2, "24": 3, "32": 4}
+
+#: Packed WFDB formats: (bytes, samples) per packing group (the data file must hold at least this much).
+_PACKED_BYTES: dict[str, tuple[int, int]] = {"212": (3, 2), "310": (4, 3), "311": (4, 3)}
+
+#: Every WFDB format code that wfdb can decode (anything else is refused on the header).
+_KNOWN_FORMATS = frozenset({*_BYTES_PER_SAMPLE, *_PACKED_BYTES, "0", "508", "516", "524"})
 
 #: WFDB's "invalid sample" value of 16-bit formats (read as NaN).
 _INVALID_16 = -32768
@@ -209,6 +225,25 @@ def _parse_signal_line(line: str, i: int, rid: str) -> _Signal:
             rid, f"unreadable header: signal line {i} has format {parts[1]!r}, expected e.g. '16' or '16+24'"
         )
     fmt, spf, skew, offset = m.group(1), int(m.group(2) or 1), int(m.group(3) or 0), int(m.group(4) or 0)
+    if fmt not in _KNOWN_FORMATS:
+        raise CorruptRecordError(
+            rid,
+            f"unreadable header: signal line {i} has format code {fmt!r}, which is not a WFDB format "
+            f"(known: {', '.join(sorted(_KNOWN_FORMATS, key=int))}); the header is damaged",
+        )
+    if spf < 1:
+        raise CorruptRecordError(
+            rid, f"unreadable header: signal line {i} declares {spf} samples per frame, expected at least 1"
+        )
+    file_name = parts[0]
+    if file_name != "~" and (
+        "/" in file_name or "\\" in file_name or file_name in (".", "..") or Path(file_name).is_absolute()
+    ):
+        raise CorruptRecordError(
+            rid,
+            f"unreadable header: signal line {i} names the data file {file_name!r}; a WFDB data file must sit "
+            "beside its header (a bare file name, no directory part)",
+        )
     adc_zero = 0
     if len(parts) > 4:
         try:
@@ -232,7 +267,7 @@ def _parse_signal_line(line: str, i: int, rid: str) -> _Signal:
         if g.group(3):
             units = g.group(3)
     name = parts[8].strip() if len(parts) > 8 else ""
-    return _Signal(parts[0], fmt, spf, skew, offset, gain, baseline, units, name)
+    return _Signal(file_name, fmt, spf, skew, offset, gain, baseline, units, name)
 
 
 def _read_header(hea: Path, rid: str) -> _Header:
@@ -339,6 +374,13 @@ def _finish(
     meta: dict[str, Any],
 ) -> Record:
     """NaN interpolation, flat-lead check, fingerprint -> Record (``x`` is ``(C, T)`` in mV)."""
+    top = float32_overflow(x)
+    if top is not None:
+        raise CorruptRecordError(
+            rid,
+            f"samples reach {top:.3g} mV, beyond the float32 range ({F32_MAX:.3g}); the header's gain is "
+            "damaged (too small) or the units are wrong: fix the header or drop the record",
+        )
     # fingerprint the float64 physical values: float32 rounding would break its gain invariance
     fp = fingerprint(np.nan_to_num(np.asarray(x, dtype=np.float64)))
     x, n_nan = interpolate_nans(x, rid, channels)  # (C, T) float32
@@ -367,8 +409,42 @@ def _base_path(path: str | Path, suffixes: tuple[str, ...]) -> Path:
 # WFDB
 
 
+def _check_size_guard(hdr: _Header, rid: str) -> None:
+    """Refuse a header whose declared sample count exceeds :data:`MAX_WFDB_SAMPLES` (before any allocation)."""
+    if hdr.sig_len is None:
+        return
+    per_frame = sum(s.samps_per_frame for s in hdr.signals)
+    total = hdr.sig_len * per_frame
+    if total > MAX_WFDB_SAMPLES:
+        raise CorruptRecordError(
+            rid,
+            f"header declares {hdr.sig_len} samples x {per_frame} values per frame = {total} values, more than the "
+            f"reader's limit of {MAX_WFDB_SAMPLES} (biojepa.adapters.ecg.readers.MAX_WFDB_SAMPLES); the header is "
+            "damaged, or the record is a long recording that must be split into segments first",
+        )
+
+
+def _expected_bytes(sigs: Sequence[_Signal], sig_len: int) -> tuple[int, bool] | None:
+    """``(bytes the data file must have, exact)`` for one data file, or None when it cannot be computed."""
+    if any(s.skew != 0 for s in sigs) or len({s.byte_offset for s in sigs}) != 1:
+        return None
+    fmts = {s.fmt for s in sigs}
+    if all(f in _BYTES_PER_SAMPLE for f in fmts):
+        frame_bytes = sum(s.samps_per_frame * _BYTES_PER_SAMPLE[s.fmt] for s in sigs)
+        return sigs[0].byte_offset + sig_len * frame_bytes, True
+    if len(fmts) == 1 and next(iter(fmts)) in _PACKED_BYTES:
+        n_bytes, n_samples = _PACKED_BYTES[next(iter(fmts))]
+        n_values = sig_len * sum(s.samps_per_frame for s in sigs)
+        return sigs[0].byte_offset + -(-n_values // n_samples) * n_bytes, False
+    return None
+
+
 def _check_data_files(base: Path, hdr: _Header, rows: Sequence[int], rid: str) -> None:
-    """Every data file holding a kept row exists and (fixed-width formats) has the size the header implies."""
+    """Every data file holding a kept row exists and has the size the header implies.
+
+    Fixed-width formats (8, 16, 24, 32, 61, 80, 160) must match exactly; packed formats (212, 310, 311) must
+    hold at least the declared samples. Nothing is read but the file sizes.
+    """
     by_file: dict[str, list[int]] = {}
     for i, s in enumerate(hdr.signals):
         by_file.setdefault(s.file_name, []).append(i)
@@ -381,20 +457,70 @@ def _check_data_files(base: Path, hdr: _Header, rows: Sequence[int], rid: str) -
                 rid,
                 f"data file {fname} is missing (expected at {fpath}); download or restore the record's files",
             )
-        sigs = [hdr.signals[i] for i in idx]
-        fixed = all(s.fmt in _BYTES_PER_SAMPLE and s.skew == 0 for s in sigs)
-        if hdr.sig_len is None or not fixed or len({s.byte_offset for s in sigs}) != 1:
+        if hdr.sig_len is None:
             continue
-        frame_bytes = sum(s.samps_per_frame * _BYTES_PER_SAMPLE[s.fmt] for s in sigs)
-        expected = sigs[0].byte_offset + hdr.sig_len * frame_bytes
+        expected = _expected_bytes([hdr.signals[i] for i in idx], hdr.sig_len)
+        if expected is None:
+            continue
+        n_bytes, exact = expected
         actual = fpath.stat().st_size
-        if actual != expected:
-            kind = "truncated" if actual < expected else "longer than declared"
+        if actual < n_bytes or (exact and actual != n_bytes):
+            kind = "truncated" if actual < n_bytes else "longer than declared"
             raise CorruptRecordError(
                 rid,
-                f"header/data length mismatch: the header declares {hdr.sig_len} samples x {len(sigs)} signals "
-                f"({expected} bytes) but {fname} has {actual} bytes ({kind}); re-download the record",
+                f"header/data length mismatch: the header declares {hdr.sig_len} samples x {len(idx)} signals "
+                f"({n_bytes} bytes) but {fname} has {actual} bytes ({kind}); re-download the record",
             )
+
+
+def _checked_header(
+    base: Path, rid: str, target: tuple[str, ...] | None, expected_sfreq: float | None, *, data: str
+) -> tuple[_Header, list[str], list[int], tuple[str, ...], list[float]]:
+    """Header parse + every check that needs no sample: rate, leads, gains, size guard, data files.
+
+    ``data`` is ``"wfdb"`` (check the data files named in the header) or ``"mat"`` (the ``.mat`` sibling is
+    checked by the caller).
+    """
+    hdr = _read_header(Path(f"{base}.hea"), rid)
+    _check_sfreq(hdr.fs, expected_sfreq, rid)
+    names = [s.name for s in hdr.signals]
+    rows, channels = _select_leads(names, rid, target)
+    scales = _gains_and_scales(hdr.signals, rows, rid)
+    _check_size_guard(hdr, rid)
+    if data == "wfdb":
+        _check_data_files(base, hdr, rows, rid)
+    return hdr, names, rows, channels, scales
+
+
+def check_wfdb_header(
+    path: str | Path,
+    *,
+    record_id: str | None = None,
+    leads: Sequence[str] | None = STANDARD_LEADS,
+    expected_sfreq: float | None = None,
+) -> dict[str, Any]:
+    """Check a WFDB record without reading its samples: what :func:`read_wfdb` checks before decoding.
+
+    The header is parsed and validated (record line, signal lines, format codes, gains, units, lead names,
+    sampling rate), the declared size is checked against :data:`MAX_WFDB_SAMPLES`, and each data file must
+    exist with the size the header implies. Used by ``biojepa datasets verify``.
+
+    Args:
+        path: record path without extension (a ``.hea`` suffix is accepted too).
+        record_id: id used in errors; defaults to ``path`` without extension.
+        leads: as :func:`read_wfdb`.
+        expected_sfreq: as :func:`read_wfdb`.
+
+    Returns:
+        ``{"n_signals", "sfreq", "n_times" (None when the header does not say), "channels"}``.
+
+    Raises:
+        CorruptRecordError: anything :func:`read_wfdb` would refuse before decoding the samples.
+    """
+    base = _base_path(path, (".hea",))
+    rid = str(record_id) if record_id is not None else base.as_posix()
+    hdr, _, _, channels, _ = _checked_header(base, rid, _target_leads(leads), expected_sfreq, data="wfdb")
+    return {"n_signals": hdr.n_sig, "sfreq": hdr.fs, "n_times": hdr.sig_len, "channels": channels}
 
 
 def read_wfdb(
@@ -435,13 +561,9 @@ def read_wfdb(
     """
     base = _base_path(path, (".hea",))
     rid = str(record_id) if record_id is not None else base.as_posix()
-    target = _target_leads(leads)
-    hdr = _read_header(Path(f"{base}.hea"), rid)
-    _check_sfreq(hdr.fs, expected_sfreq, rid)
-    names = [s.name for s in hdr.signals]
-    rows, channels = _select_leads(names, rid, target)
-    scales = _gains_and_scales(hdr.signals, rows, rid)
-    _check_data_files(base, hdr, rows, rid)
+    hdr, names, rows, channels, scales = _checked_header(
+        base, rid, _target_leads(leads), expected_sfreq, data="wfdb"
+    )
 
     wfdb = _import_wfdb()
     wanted = sorted(set(rows))
@@ -496,6 +618,75 @@ def _parse_dx(value: str | None) -> list[str]:
     return codes
 
 
+def _check_mat(mat: Path, hdr: _Header, rid: str) -> None:
+    """The ``.mat`` file exists and its ``val`` header (read without the data) fits the WFDB header and the
+    size guard, so :func:`scipy.io.loadmat` never allocates what the file cannot hold."""
+    if not mat.is_file():
+        raise CorruptRecordError(
+            rid, f"data file {mat.name} is missing (expected at {mat}); restore the .mat file"
+        )
+    import scipy.io
+    from scipy.io.matlab import MatReadError
+
+    try:
+        found = {str(name): tuple(int(d) for d in shape) for name, shape, _ in scipy.io.whosmat(str(mat))}
+    except (*_READ_ERRORS, MatReadError) as exc:  # scipy raises many types for damaged files
+        raise CorruptRecordError(rid, f"unreadable {mat.name}: {type(exc).__name__}: {exc}") from None
+    shape = found.get("val")
+    if shape is None:
+        raise CorruptRecordError(
+            rid,
+            f"{mat.name} has no 'val' variable (found {sorted(found)}); expected a (signals, samples) matrix",
+        )
+    if len(shape) != 2 or shape[0] != hdr.n_sig:
+        raise CorruptRecordError(
+            rid,
+            f"header/data mismatch: the header declares {hdr.n_sig} signals but 'val' in {mat.name} has shape "
+            f"{shape}; the files do not belong together",
+        )
+    n_values = shape[0] * shape[1]
+    if n_values > MAX_WFDB_SAMPLES:
+        raise CorruptRecordError(
+            rid,
+            f"'val' in {mat.name} declares shape {shape} = {n_values} values, more than the reader's limit of "
+            f"{MAX_WFDB_SAMPLES}; the file is damaged",
+        )
+    size = mat.stat().st_size
+    with mat.open("rb") as fh:
+        v4 = not fh.read(6).startswith(b"MATLAB")  # MAT v4 has no text header and no compression
+    if v4 and n_values > size:  # every value takes at least one byte in an uncompressed file
+        raise CorruptRecordError(
+            rid,
+            f"'val' in {mat.name} declares shape {shape} ({n_values} values) but the file has {size} bytes "
+            "(truncated or damaged); re-download the record",
+        )
+
+
+def check_cinc_header(
+    path: str | Path,
+    *,
+    record_id: str | None = None,
+    leads: Sequence[str] | None = STANDARD_LEADS,
+    expected_sfreq: float | None = None,
+) -> dict[str, Any]:
+    """Check a PhysioNet/CinC record (``.hea`` + ``.mat``) without reading its samples.
+
+    The header is validated as in :func:`read_cinc` and the shape of ``val`` is read from the MAT-file's
+    variable header (:func:`scipy.io.whosmat`) and compared with the header.
+
+    Returns:
+        ``{"n_signals", "sfreq", "n_times", "channels"}``.
+
+    Raises:
+        CorruptRecordError: anything :func:`read_cinc` would refuse before decoding the samples.
+    """
+    base = _base_path(path, (".hea", ".mat"))
+    rid = str(record_id) if record_id is not None else base.as_posix()
+    hdr, _, _, channels, _ = _checked_header(base, rid, _target_leads(leads), expected_sfreq, data="mat")
+    _check_mat(Path(f"{base}.mat"), hdr, rid)
+    return {"n_signals": hdr.n_sig, "sfreq": hdr.fs, "n_times": hdr.sig_len, "channels": channels}
+
+
 def read_cinc(
     path: str | Path,
     *,
@@ -528,18 +719,11 @@ def read_cinc(
     """
     base = _base_path(path, (".hea", ".mat"))
     rid = str(record_id) if record_id is not None else base.as_posix()
-    target = _target_leads(leads)
-    hdr = _read_header(Path(f"{base}.hea"), rid)
-    _check_sfreq(hdr.fs, expected_sfreq, rid)
-    names = [s.name for s in hdr.signals]
-    rows, channels = _select_leads(names, rid, target)
-    scales = _gains_and_scales(hdr.signals, rows, rid)
-
+    hdr, names, rows, channels, scales = _checked_header(
+        base, rid, _target_leads(leads), expected_sfreq, data="mat"
+    )
     mat = Path(f"{base}.mat")
-    if not mat.is_file():
-        raise CorruptRecordError(
-            rid, f"data file {mat.name} is missing (expected at {mat}); restore the .mat file"
-        )
+    _check_mat(mat, hdr, rid)
     import scipy.io
     from scipy.io.matlab import MatReadError
 
@@ -917,3 +1101,69 @@ def _iter_code15(
         else:
             reason = f"exam_id {eid} is not in {tf} (nor in any other exams_part*.hdf5 file)"
         yield _raiser(str(eid), reason)
+
+
+def scan_code15(root: str | Path) -> list[Any]:
+    """Header scan of a CODE-15% folder: one :class:`~biojepa.data.verify.ScanResult` per exam, no tracing read.
+
+    Each ``exams_part*.hdf5`` must open and hold ``exam_id`` and ``tracings`` of shape ``(N, T, 12)`` with as
+    many ids as tracings (else the file is one quarantined entry, named after the file); each exam of a
+    readable file is ok; each ``exams.csv`` exam found in no file is quarantined with the reason. Zero
+    padding and ``min_nonzero`` need the samples, so they are left to pretraining.
+
+    Raises:
+        DataError: ``root`` holds neither HDF5 files nor ``exams.csv``, or ``exams.csv`` is malformed.
+    """
+    from biojepa.data.verify import ScanResult
+
+    r = _root_dir(root)
+    files = sorted(r.glob("exams_part*.hdf5"), key=_part_key)
+    exams = _read_exams_csv(r / "exams.csv")
+    if not files and not exams:
+        raise DataError(
+            f"no CODE-15% data under {r}: expected exams.csv and exams_part*.hdf5 files (Zenodo 4916206)"
+        )
+    h5py = _import_h5py()
+    out: list[ScanResult] = []
+    found: set[int] = set()
+    for h5 in files:
+        try:
+            with h5py.File(h5, "r") as f:
+                ids = np.asarray(f["exam_id"][()]).reshape(-1)  # (N,)
+                shape = tuple(int(d) for d in f["tracings"].shape)
+        except _READ_ERRORS as exc:
+            out.append(
+                ScanResult(
+                    h5.name,
+                    "quarantined",
+                    f"cannot read exam_id/tracings of {h5}: {type(exc).__name__}: {exc}",
+                    h5.as_posix(),
+                )
+            )
+            continue
+        if len(shape) != 3 or shape[2] != len(STANDARD_LEADS) or shape[0] != ids.shape[0]:
+            out.append(
+                ScanResult(
+                    h5.name,
+                    "quarantined",
+                    f"'tracings' in {h5.name} has shape {shape} for "
+                    f"{ids.shape[0]} exam ids; expected ({ids.shape[0]}, T, 12)",
+                    h5.as_posix(),
+                )
+            )
+            continue
+        for eid in ids.tolist():
+            if int(eid) != 0:
+                found.add(int(eid))
+                out.append(ScanResult(str(int(eid)), "ok", "", h5.as_posix()))
+    for eid, info in exams.items():
+        if eid in found or eid == 0:
+            continue
+        tf = info["trace_file"]
+        reason = (
+            "exams.csv gives no trace_file and the exam is in none of the exams_part*.hdf5 files"
+            if tf is None
+            else f"exam_id {eid} is in none of the exams_part*.hdf5 files (exams.csv names {tf})"
+        )
+        out.append(ScanResult(str(eid), "quarantined", reason, ""))
+    return out

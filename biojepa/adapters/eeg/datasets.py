@@ -44,6 +44,7 @@ import numpy as np
 from biojepa.data.cache import ArrayStore, Cache, CacheReport, build_cache, reuse_cache
 from biojepa.data.cards import DatasetCard, load_card
 from biojepa.data.record import Record
+from biojepa.data.verify import ScanResult
 from biojepa.data.views import SubsetStore
 from biojepa.errors import ConfigError, ContractError, CorruptRecordError, DataError
 from biojepa.registry import DATASETS
@@ -589,6 +590,33 @@ class EegFileSource:
         if self.layout == "muse":
             return list_muse(root, params.get("subjects"), params.get("sessions"))
         return list_files(root, params.get("pattern"))
+
+    def scan(self, root: Path, params: Mapping[str, Any] | None = None) -> list[Callable[[], ScanResult]]:
+        """Header checks of the files pretraining would read from ``root`` (``biojepa datasets verify``).
+
+        EDF/BDF headers are parsed without reading samples and other formats are opened with
+        ``preload=False`` (:func:`~biojepa.adapters.eeg.readers.check_eeg_header`); eeg-notebooks Muse CSVs
+        are small and read whole (:func:`~biojepa.adapters.eeg.readers.read_muse_csv`).
+
+        Raises:
+            ConfigError: bad parameters, a missing folder or no matching file.
+        """
+        from biojepa.adapters.eeg import readers
+        from biojepa.data.verify import check_record
+
+        root = _need_dir(root, self.id)
+        params = self.check_params(params)
+        refs, _ = self.list_records(root, params)
+        checks: list[Callable[[], ScanResult]] = []
+        for ref in refs:
+            if ref.reader == "muse":
+                check = functools.partial(
+                    readers.read_muse_csv, ref.path, record_id=ref.record_id, montage=None
+                )
+            else:
+                check = functools.partial(readers.check_eeg_header, ref.path, record_id=ref.record_id)
+            checks.append(functools.partial(check_record, ref.record_id, ref.path.as_posix(), check))
+        return checks
 
     def prepare(
         self,

@@ -40,6 +40,7 @@ import math
 import re
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -57,7 +58,7 @@ from biojepa.adapters.eeg.positions import (
     standard_positions,
 )
 from biojepa.data.record import Record
-from biojepa.data.signal import fill_nonfinite
+from biojepa.data.signal import F32_MAX, fill_nonfinite, float32_overflow
 from biojepa.errors import (
     BioJepaError,
     ConfigError,
@@ -70,9 +71,13 @@ if TYPE_CHECKING:  # pragma: no cover
     import mne
 
 __all__ = [
+    "MAX_EEG_SAMPLES",
     "MUSE_CHANNELS",
     "MUSE_SFREQ",
+    "EdfHeader",
+    "check_eeg_header",
     "from_array",
+    "read_edf_header",
     "read_eeg_file",
     "read_epochs",
     "read_muse_csv",
@@ -84,6 +89,11 @@ MUSE_CHANNELS: tuple[str, ...] = ("TP9", "AF7", "AF8", "TP10")
 
 #: Nominal sampling rate of the Muse 2016 headband in Hz.
 MUSE_SFREQ: float = 256.0
+
+#: Largest number of samples (channels x samples per channel) a reader accepts; checked on the EDF/BDF header,
+#: before MNE allocates its float64 buffer (2**28 samples are 2 GiB). 24 h of 64 channels at 160 Hz is
+#: about 8.8e8 samples: crop such recordings into shorter files first.
+MAX_EEG_SAMPLES: int = 2**28
 
 #: An estimated Muse sampling rate within this relative distance of :data:`MUSE_SFREQ` is snapped to it.
 _MUSE_SNAP_REL = 0.01
@@ -282,6 +292,13 @@ def _build(
             f"signal has {x.shape[0]} channels but {len(names)} channel names were given; they must match",
         )
     channels = _canonical_names(names, rid)
+    top = float32_overflow(x)
+    if top is not None:
+        raise CorruptRecordError(
+            rid,
+            f"samples reach {top:.3g} µV, beyond the float32 range ({F32_MAX:.3g}); the file's gain or "
+            "physical range is damaged: fix the header or drop the record",
+        )
     x, n_nan, n_nan_ch = _interpolate(x, rid, channels)
     pos, source, how = _positions(channels, loc, montage, rid)
     meta = {
@@ -293,6 +310,263 @@ def _build(
         "n_nan_channels": n_nan_ch,
     }
     return Record(x.astype(np.float32), fs, channels, "uV", rid, positions=pos, meta=meta)
+
+
+# --------------------------------------------------------------------------------------------------------
+# EDF / BDF headers (parsed here, before MNE allocates anything)
+
+#: Names of the EDF+/BDF+ annotation (TAL) channels, which hold text rather than samples (as in MNE).
+_TAL_NAMES = frozenset({"EDF Annotations", "BDF Annotations"})
+
+#: Width in bytes of each per-signal header field, in file order (EDF specification, section 2.1).
+_EDF_SIGNAL_FIELDS: tuple[tuple[str, int], ...] = (
+    ("label", 16),
+    ("transducer", 80),
+    ("physical_dimension", 8),
+    ("physical_min", 8),
+    ("physical_max", 8),
+    ("digital_min", 8),
+    ("digital_max", 8),
+    ("prefiltering", 80),
+    ("samples_per_record", 8),
+    ("reserved", 32),
+)
+
+
+@dataclass(frozen=True)
+class EdfHeader:
+    """The fields of an EDF/BDF header that decide how much data there is and how to read it.
+
+    Attributes:
+        kind: ``"edf"`` (2 bytes per sample) or ``"bdf"`` (3 bytes per sample).
+        header_bytes: size of the header (``256 * (n_signals + 1)``).
+        n_records_declared: number of data records the header states (``-1``: unknown, still recording).
+        n_records: complete data records the file holds (what MNE reads).
+        record_duration_s: duration of one data record in seconds.
+        labels: the signal labels, annotation channels included.
+        samples_per_record: samples of each signal in one data record.
+        data_channels: indices of the signals that hold samples (not EDF+/BDF+ annotations).
+        sfreq: the sampling rate of the data channels in Hz.
+    """
+
+    kind: str
+    header_bytes: int
+    n_records_declared: int
+    n_records: int
+    record_duration_s: float
+    labels: tuple[str, ...]
+    samples_per_record: tuple[int, ...]
+    data_channels: tuple[int, ...]
+    sfreq: float
+
+    @property
+    def n_times(self) -> int:
+        """Samples per data channel in the complete records of the file."""
+        return self.n_records * self.samples_per_record[self.data_channels[0]]
+
+
+def _edf_text(raw: bytes) -> str:
+    """An EDF header field as MNE reads it: latin-1, cut at the first NUL, blanks stripped."""
+    return raw.decode("latin-1").split("\x00")[0].strip()
+
+
+def _edf_number(raw: bytes, what: str, rid: str, name: str, *, integer: bool) -> float:
+    text = _edf_text(raw)
+    try:
+        value = float(int(text)) if integer else float(text.replace(",", "."))
+    except ValueError:
+        kind = "an integer" if integer else "a number"
+        raise CorruptRecordError(
+            rid, f"cannot read {name}: header field {what} is {raw!r}, expected {kind}; the header is damaged"
+        ) from None
+    if not math.isfinite(value):
+        raise CorruptRecordError(rid, f"cannot read {name}: header field {what} is {text!r}, not finite")
+    return value
+
+
+def read_edf_header(path: str | Path, *, record_id: str | None = None) -> EdfHeader:
+    """Parse and validate the header of an EDF/EDF+ or BDF/BDF+ file without reading any sample.
+
+    Checks (each failure is a :class:`CorruptRecordError` saying what was found and expected): the fixed
+    256-byte header and the ``256 * n_signals`` signal headers are present; the header size, number of
+    signals, number of records, record duration, samples per record and digital/physical ranges are numbers
+    in range; at least one signal holds samples; labels are non-empty and unique; every data channel has the
+    same samples per record (mixed sampling rates are refused: MNE would silently upsample them); the file
+    holds at least one complete data record; and the samples MNE would allocate stay below
+    :data:`MAX_EEG_SAMPLES`. A header that declares more records than the file holds (a truncated file) or
+    ``-1`` records is accepted: the complete records are read, as MNE does.
+
+    Args:
+        path: the ``.edf`` or ``.bdf`` file (the suffix decides 2- or 3-byte samples).
+        record_id: identifier named in errors; defaults to the path.
+
+    Returns:
+        The :class:`EdfHeader`.
+
+    Raises:
+        CorruptRecordError: the file is missing, or its header fails one of the checks above.
+    """
+    p = Path(path)
+    rid = str(record_id) if record_id is not None else p.as_posix()
+    name = p.name
+    kind = "bdf" if p.suffix.lower() == ".bdf" else "edf"
+    try:
+        size = p.stat().st_size
+        with p.open("rb") as fh:
+            main = fh.read(256)
+            if len(main) < 256:
+                raise CorruptRecordError(
+                    rid,
+                    f"cannot read {name}: the file has {size} bytes, an {kind.upper()} header has at least 256 "
+                    "(truncated or not an EDF/BDF file)",
+                )
+            n_sig = int(
+                _edf_number(main[252:256], "number of signals (bytes 252-255)", rid, name, integer=True)
+            )
+            header_bytes = int(
+                _edf_number(main[184:192], "header size (bytes 184-191)", rid, name, integer=True)
+            )
+            if n_sig < 1 or 256 * (n_sig + 1) > size:
+                raise CorruptRecordError(
+                    rid,
+                    f"cannot read {name}: the header declares {n_sig} signals, which needs "
+                    f"{256 * (n_sig + 1)} header bytes, but the file has {size} bytes; expected at least 1 "
+                    "signal and a complete header",
+                )
+            if header_bytes != 256 * (n_sig + 1):
+                raise CorruptRecordError(
+                    rid,
+                    f"cannot read {name}: the header size field says {header_bytes} bytes but {n_sig} signals "
+                    f"need 256 * ({n_sig} + 1) = {256 * (n_sig + 1)}; the header is damaged",
+                )
+            block = fh.read(256 * n_sig)
+    except OSError as exc:
+        raise CorruptRecordError(rid, f"cannot read {name} ({type(exc).__name__}: {exc})") from None
+    fields: dict[str, list[bytes]] = {}
+    pos = 0
+    for field, width in _EDF_SIGNAL_FIELDS:
+        fields[field] = [block[pos + k * width : pos + (k + 1) * width] for k in range(n_sig)]
+        pos += width * n_sig
+    n_declared = int(
+        _edf_number(main[236:244], "number of data records (bytes 236-243)", rid, name, integer=True)
+    )
+    duration = _edf_number(main[244:252], "record duration (bytes 244-251)", rid, name, integer=False)
+    labels = tuple(raw.strip().decode("latin-1") for raw in fields["label"])  # as MNE names the channels
+    spr = tuple(
+        int(_edf_number(raw, f"samples per record of signal {k}", rid, name, integer=True))
+        for k, raw in enumerate(fields["samples_per_record"])
+    )
+    if n_declared < -1:
+        raise CorruptRecordError(
+            rid,
+            f"cannot read {name}: the header declares {n_declared} data records, expected -1 or a count >= 0",
+        )
+    if duration <= 0:
+        raise CorruptRecordError(
+            rid,
+            f"cannot read {name}: the data record duration is {duration:g} s, expected > 0 (the sampling rate "
+            "is samples per record / duration); the header is damaged",
+        )
+    bad_spr = [(labels[k], n) for k, n in enumerate(spr) if n < 1]
+    if bad_spr:
+        raise CorruptRecordError(
+            rid,
+            f"cannot read {name}: samples per data record {bad_spr} (label, value); expected >= 1 for every signal",
+        )
+    data = tuple(k for k, lab in enumerate(labels) if lab not in _TAL_NAMES)
+    if not data:
+        raise CorruptRecordError(rid, f"cannot read {name}: it holds only annotation channels, no signal")
+    empty = [k for k in data if not labels[k].replace("\x00", "").strip()]
+    if empty:
+        raise CorruptRecordError(
+            rid, f"cannot read {name}: signal(s) {empty} have an empty label; every channel needs a label"
+        )
+    seen: dict[str, int] = {}
+    for k in data:
+        seen[labels[k]] = seen.get(labels[k], 0) + 1
+    dups = sorted(lab for lab, c in seen.items() if c > 1)
+    if dups:
+        raise CorruptRecordError(
+            rid,
+            f"duplicate channel names in {name}: {dups} appear more than once; every channel must be unique",
+        )
+    for k in data:
+        for lo_f, hi_f, what in (
+            ("digital_min", "digital_max", "digital"),
+            ("physical_min", "physical_max", "physical"),
+        ):
+            lo = _edf_number(fields[lo_f][k], f"{what} minimum of signal {k}", rid, name, integer=False)
+            hi = _edf_number(fields[hi_f][k], f"{what} maximum of signal {k}", rid, name, integer=False)
+            if what == "digital" and lo == hi:
+                raise CorruptRecordError(
+                    rid,
+                    f"cannot read {name}: signal {k} ({labels[k]!r}) has digital minimum = maximum = {lo:g}, so its "
+                    "samples cannot be scaled to physical units (division by zero); the header is damaged",
+                )
+    rates = {spr[k] for k in data}
+    if len(rates) > 1:
+        shown = {labels[k]: spr[k] for k in data}
+        raise CorruptRecordError(
+            rid,
+            f"{name} mixes sampling rates: samples per {duration:g}-s record differ across channels {shown}; "
+            "biojepa refuses mixed rates instead of letting MNE upsample them silently: drop or resample the "
+            "odd channels (e.g. with MNE) and save the file again",
+        )
+    bytes_per_sample = 3 if kind == "bdf" else 2
+    record_bytes = sum(spr) * bytes_per_sample
+    n_records = (size - header_bytes) // record_bytes
+    if n_records < 1:
+        raise CorruptRecordError(
+            rid,
+            f"cannot read {name}: the file holds {size - header_bytes} data bytes, less than one data record "
+            f"({record_bytes} bytes = {sum(spr)} samples x {bytes_per_sample} bytes); the file is truncated or "
+            "its samples-per-record fields are damaged",
+        )
+    n_alloc = len(data) * n_records * max(spr)
+    if n_alloc > MAX_EEG_SAMPLES:
+        raise CorruptRecordError(
+            rid,
+            f"{name} holds {len(data)} channels x {n_records} records x {max(spr)} samples = {n_alloc} samples, "
+            f"more than the reader's limit of {MAX_EEG_SAMPLES} (biojepa.adapters.eeg.readers.MAX_EEG_SAMPLES); "
+            "crop the recording into shorter files",
+        )
+    sfreq = spr[data[0]] / duration
+    if not math.isfinite(sfreq) or sfreq <= 0:
+        raise CorruptRecordError(rid, f"cannot read {name}: sampling rate {sfreq!r} Hz is not finite and > 0")
+    return EdfHeader(kind, header_bytes, n_declared, n_records, duration, labels, spr, data, sfreq)
+
+
+def check_eeg_header(path: str | Path, *, record_id: str | None = None) -> dict[str, Any]:
+    """Check an EEG file without reading its samples (``biojepa datasets verify``).
+
+    EDF/BDF headers are parsed by :func:`read_edf_header`; any other format is opened with
+    ``mne.io.read_raw(preload=False)``, which reads its header only. Channel names must be unique after
+    canonicalisation.
+
+    Args:
+        path: the file.
+        record_id: identifier named in errors; defaults to the path.
+
+    Returns:
+        ``{"n_channels", "sfreq", "n_times", "channels"}`` (channels as stored).
+
+    Raises:
+        CorruptRecordError: missing file, damaged header, mixed sampling rates, duplicate names.
+    """
+    p = Path(path)
+    rid = str(record_id) if record_id is not None else p.as_posix()
+    if not p.is_file():
+        raise CorruptRecordError(rid, f"file {p} not found; check the path and the dataset root")
+    if p.suffix.lower() in (".edf", ".bdf"):
+        hdr = read_edf_header(p, record_id=rid)
+        names = [hdr.labels[k] for k in hdr.data_channels]
+        sfreq, n_times = hdr.sfreq, hdr.n_times
+    else:
+        raw, _ = _open_raw(p, rid, preload=False)
+        names, sfreq, n_times = list(raw.ch_names), float(raw.info["sfreq"]), int(raw.n_times)
+    _check_sfreq(sfreq, None, rid)
+    _canonical_names(names, rid)
+    return {"n_channels": len(names), "sfreq": sfreq, "n_times": n_times, "channels": names}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -444,9 +718,11 @@ def read_eeg_file(
 ) -> Record:
     """An EEG file (EDF/EDF+, BDF, GDF, BrainVision ``.vhdr``, EEGLAB ``.set``, FIF) -> Record in µV.
 
-    The file is read with ``mne.io.read_raw(path, preload=True)``. Anything MNE cannot read (a damaged header,
-    a truncated file, a foreign format) becomes a :class:`CorruptRecordError`; warnings MNE emits while reading
-    are kept in ``meta["read_warnings"]``, except duplicate channel names, which raise.
+    The file is read with ``mne.io.read_raw(path, preload=True)``. EDF/BDF headers are first validated by
+    :func:`read_edf_header` (sizes, counts, mixed rates, the :data:`MAX_EEG_SAMPLES` guard), so nothing is
+    allocated for a damaged header. Anything MNE cannot read (a damaged header, a foreign format) becomes a
+    :class:`CorruptRecordError`; a truncated data section keeps its complete data records. Warnings MNE
+    emits while reading are kept in ``meta["read_warnings"]``, except duplicate channel names, which raise.
 
     Args:
         path: the file (for BrainVision the ``.vhdr`` header).
@@ -461,22 +737,41 @@ def read_eeg_file(
         description)``), ``read_warnings`` and the common keys of the module.
 
     Raises:
-        CorruptRecordError: the file is missing or unreadable, or fails validation (see :func:`read_raw`).
-        ContractError: no channel has a position, or a picked channel is not a voltage.
+        CorruptRecordError: the file is missing or unreadable, fails validation (see :func:`read_raw`), or
+            none of its channels has a position (or a picked channel is not a voltage): a file is a record
+            that a dataset quarantines, where :func:`read_raw` raises :class:`ContractError` for the caller.
         OptionalDependencyError: MNE, or a package MNE needs for this format, is not installed.
     """
     p = Path(path)
     rid = str(record_id) if record_id is not None else p.as_posix()
     _check_montage(montage)
-    mne = _mne()
     if not p.is_file():
         raise CorruptRecordError(rid, f"file {p} not found; check the path and the dataset root")
     suffix = p.suffix.lower()
     fmt = _FORMATS.get(suffix, suffix.lstrip(".") or "unknown")
+    if suffix in (".edf", ".bdf"):
+        read_edf_header(p, record_id=rid)  # the size guard: nothing is allocated for a damaged header
+    raw, messages = _open_raw(p, rid, preload=True)
+    try:
+        return _record_from_raw(
+            raw,
+            rid,
+            montage=montage,
+            picks=picks,
+            expected_sfreq=expected_sfreq,
+            meta={"format": fmt, "path": p.as_posix(), "read_warnings": messages},
+        )
+    except ContractError as exc:  # a file whose channels have no position is a record that cannot be used
+        raise CorruptRecordError(rid, str(exc)) from None
+
+
+def _open_raw(p: Path, rid: str, *, preload: bool) -> tuple[Any, list[str]]:
+    """``mne.io.read_raw`` with every failure as CorruptRecordError; returns ``(raw, warning messages)``."""
+    mne = _mne()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            raw = mne.io.read_raw(p, preload=True, verbose="warning")
+            raw = mne.io.read_raw(p, preload=preload, verbose="warning")
         except BioJepaError:
             raise
         except ImportError as exc:
@@ -494,14 +789,7 @@ def read_eeg_file(
     dup = [m for m in messages if _DUPLICATE_WARNING.search(m)]
     if dup:
         raise CorruptRecordError(rid, f"duplicate channel names in {p.name}: {dup[0]}")
-    return _record_from_raw(
-        raw,
-        rid,
-        montage=montage,
-        picks=picks,
-        expected_sfreq=expected_sfreq,
-        meta={"format": fmt, "path": p.as_posix(), "read_warnings": messages},
-    )
+    return raw, messages
 
 
 def read_epochs(

@@ -48,6 +48,7 @@ import pandas as pd
 from biojepa.data.cache import Cache, CacheReport, build_cache, reuse_cache
 from biojepa.data.cards import DatasetCard, load_card
 from biojepa.data.record import Record
+from biojepa.data.verify import ScanResult
 from biojepa.data.views import NormalizedStore, SubsetStore
 from biojepa.errors import ConfigError, ContractError, CorruptRecordError, DataError
 from biojepa.registry import DATASETS
@@ -389,6 +390,18 @@ def _load(ref: RoiRef, rois: list[str] | None, data_rois: list[str] | None, tr_o
     return Record(y, 1.0 / tr_out, tuple(names), "a.u.", ref.record_id, meta=meta)
 
 
+def _check_roi_file(ref: RoiRef, data_rois: list[str] | None) -> Record:
+    """Read one ROI file as :func:`_load` does, without resampling; a ROI mismatch is a CorruptRecordError."""
+    from biojepa.adapters.fmri.readers import read_roi_matrix
+
+    n_rois = len(data_rois) if data_rois is not None else None
+    try:
+        return read_roi_matrix(ref.path, tr_s=ref.tr_s, roi_names=data_rois, n_rois=n_rois,
+                               record_id=ref.record_id, **dict(ref.reader_kwargs))
+    except ContractError as exc:
+        raise CorruptRecordError(ref.record_id, str(exc)) from None
+
+
 # ---------------------------------------------------------------------------------------------------------
 # normalising views
 # ---------------------------------------------------------------------------------------------------------
@@ -537,6 +550,27 @@ class FmriFileSource:
             if params.get("roi_names") is not None:
                 names = _parse_str_list(params["roi_names"], "roi_names")
         return refs, facts, names, atlas
+
+    def scan(self, root: Path, params: Mapping[str, Any] | None = None) -> list[Callable[[], ScanResult]]:
+        """Checks of the ROI files pretraining would read from ``root`` (``biojepa datasets verify``).
+
+        ROI matrices are small, so each file is read whole by
+        :func:`~biojepa.adapters.fmri.readers.read_roi_matrix` with the source's TR, orientation and ROI names
+        (no resampling); a file whose ROIs do not fit the folder's ROI table is quarantined with the reason.
+
+        Raises:
+            ConfigError: bad parameters, a missing folder or no matching file.
+        """
+        from biojepa.data.verify import check_record
+
+        root = _need_dir(root, self.id)
+        params = self.check_params(params)
+        refs, _, data_rois, _ = self.list_records(root, params)
+        return [
+            functools.partial(check_record, ref.record_id, ref.path.as_posix(),
+                              functools.partial(_check_roi_file, ref, data_rois))
+            for ref in refs
+        ]
 
     def prepare(
         self,

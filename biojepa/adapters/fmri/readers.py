@@ -65,10 +65,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "MATRIX_SUFFIXES",
+    "NIFTI_MAX_BYTES",
     "NIFTI_SUFFIXES",
     "ROI_SIGNALS_VARIABLE",
     "ZERO_VARIANCE_RTOL",
     "atlas_centroids",
+    "check_nifti_header",
     "read_nifti_rois",
     "read_roi_array",
     "read_roi_file",
@@ -90,6 +92,13 @@ MATRIX_SUFFIXES: dict[str, str] = {
 #: Suffixes (lower-case) of NIfTI images read by :func:`read_nifti_rois`.
 NIFTI_SUFFIXES: tuple[str, ...] = (".nii", ".nii.gz")
 
+#: Largest image a NIfTI reader loads, in bytes of float64 voxels (nilearn computes in float64); checked on
+#: the header before any voxel is read. 2**34 bytes = 2**31 voxels, e.g. 91 x 109 x 91 x 2,400 frames.
+NIFTI_MAX_BYTES: int = 2**34
+
+#: Largest expansion of deflate (gzip) data: a ``.nii.gz`` cannot hold more than this many bytes per byte.
+_GZIP_MAX_RATIO = 1032
+
 #: DPABI/DPARSF variable holding a time x ROI matrix in ``.mat`` files.
 ROI_SIGNALS_VARIABLE = "ROISignals"
 
@@ -102,6 +111,8 @@ _MAT_V73_HINT = (
     "re-save it as MATLAB v7 (save(f, 'ROISignals', '-v7')) or install h5py (pip install h5py) to read v7.3"
 )
 _REMOVED_LABELS_WARNING = r"After resampling the label image to the data image"
+_NONFINITE_WARNING = "Non-finite values detected"
+_SINGLE_LABEL_WARNING = "contains no label or a single label covering the whole image"
 _MAX_LISTED = 10
 
 
@@ -249,7 +260,8 @@ def _finalize(
         raise CorruptRecordError(
             rid, f"the series has {n_t} frame(s) for {n_roi} ROIs; expected at least 2 frames per ROI"
         )
-    sig = x.astype(np.float32)  # (R, T)
+    with np.errstate(over="ignore"):  # values beyond float32 become inf and are reported below
+        sig = x.astype(np.float32)  # (R, T)
     finite = np.isfinite(sig)  # (R, T)
     if not finite.all() and not allow_nan:
         bad_rows = np.flatnonzero(~finite.all(axis=1))  # (n_bad_rois,)
@@ -694,11 +706,96 @@ def read_roi_array(
 # NIfTI
 
 
-def _load_image(img: Any, what: str, rid: str, *, is_record: bool) -> tuple[SpatialImage, str | None]:
+def _image_size_problem(img: Any, p: Path, max_bytes: int) -> str | None:
+    """Why the voxels of ``img`` (loaded lazily from ``p``) must not be read, or None when they may be.
+
+    Compares the header's shape and data type with ``max_bytes`` (as float64) and with the file size: an
+    uncompressed image must hold ``vox_offset + voxels x itemsize`` bytes; a gzip-compressed one cannot expand
+    by more than deflate's maximum ratio (1032:1).
+    """
+    shape = tuple(int(d) for d in img.shape)
+    if any(d < 0 for d in shape):
+        return f"the header declares a negative dimension in shape {shape}"
+    n_vox = math.prod(shape)
+    if n_vox * 8 > max_bytes:
+        return (
+            f"the header declares shape {shape} = {n_vox} voxels ({n_vox * 8} bytes as float64), more than "
+            f"max_bytes={max_bytes}; the header's dim fields are damaged, or pass a larger max_bytes="
+        )
+    itemsize = int(np.dtype(img.header.get_data_dtype()).itemsize)
+    n_bytes = n_vox * itemsize
+    file_map = getattr(img, "file_map", {})
+    data_file = file_map.get("image") if isinstance(file_map, dict) else None
+    data_path = Path(data_file.filename) if data_file is not None and data_file.filename else p
+    size = data_path.stat().st_size
+    if data_path.name.lower().endswith(".gz"):
+        if n_bytes > _GZIP_MAX_RATIO * size + 1024:
+            return (
+                f"the header declares shape {shape} ({n_bytes} bytes of voxels) but the compressed file has "
+                f"{size} bytes, which cannot expand to that much; the header's dim fields are damaged or the "
+                "file is truncated"
+            )
+        return None
+    offset = int(float(img.header.get("vox_offset", 0) or 0)) if hasattr(img.header, "get") else 0
+    if offset + n_bytes > size:
+        return (
+            f"the header declares shape {shape} of {img.header.get_data_dtype()} ({offset} + {n_bytes} bytes) "
+            f"but {data_path.name} has {size} bytes; the file is truncated or its dim fields are damaged"
+        )
+    return None
+
+
+def check_nifti_header(
+    path: str | os.PathLike[str], *, record_id: str | None = None, max_bytes: int = NIFTI_MAX_BYTES
+) -> dict[str, Any]:
+    """Check a 4-D functional NIfTI image without reading its voxels (the header and the file size only).
+
+    Args:
+        path: the ``.nii`` / ``.nii.gz`` file.
+        record_id: identifier named in errors; default the file name without ``.nii[.gz]``.
+        max_bytes: see :data:`NIFTI_MAX_BYTES`.
+
+    Returns:
+        ``{"shape", "ndim", "n_frames", "tr_s"}`` (``tr_s``: the header's time step in seconds, or None when
+        it is not usable).
+
+    Raises:
+        CorruptRecordError: missing or unreadable file, a header whose shape the file cannot hold or that
+            exceeds ``max_bytes``, not 4-D, fewer than 2 frames.
+    """
+    p = Path(path)
+    rid = str(record_id) if record_id is not None else _stem(p)
+    img, _ = _load_image(p, "functional image", rid, is_record=True, max_bytes=max_bytes)
+    _check_func_shape(img, rid)
+    try:
+        tr: float | None = _header_tr(img)[0]
+    except (TypeError, ValueError):
+        tr = None
+    return {"shape": tuple(int(d) for d in img.shape), "ndim": len(img.shape), "n_frames": int(img.shape[3]),
+            "tr_s": tr}
+
+
+def _check_func_shape(func: Any, rid: str) -> None:
+    if len(func.shape) != 4:
+        raise CorruptRecordError(
+            rid,
+            f"the functional image must be 4-D (x, y, z, time), found shape {func.shape}; a 3-D image has "
+            "no time series",
+        )
+    if func.shape[3] < 2:
+        raise CorruptRecordError(
+            rid, f"the functional image has {func.shape[3]} frame(s); expected at least 2"
+        )
+
+
+def _load_image(
+    img: Any, what: str, rid: str, *, is_record: bool, max_bytes: int = NIFTI_MAX_BYTES
+) -> tuple[SpatialImage, str | None]:
     """A path or nibabel image -> ``(image, path or None)``.
 
-    A missing or unreadable file raises CorruptRecordError for the record itself (``is_record``), ConfigError
-    for an input shared by every record (the atlas).
+    A missing or unreadable file, or one whose header declares more voxels than the file or ``max_bytes``
+    can hold (checked before any voxel is read), raises CorruptRecordError for the record itself
+    (``is_record``), ConfigError for an input shared by every record (the atlas).
     """
     nib = _nibabel()
 
@@ -710,11 +807,15 @@ def _load_image(img: Any, what: str, rid: str, *, is_record: bool) -> tuple[Spat
         if not p.is_file():
             raise fail(f"{what} {p} not found; check the path")
         try:
-            return nib.load(p), p.as_posix()
+            loaded = nib.load(p)
+            problem = _image_size_problem(loaded, p, max_bytes)
         except Exception as exc:  # noqa: BLE001 - any nibabel failure means an unreadable image
             raise fail(
                 f"cannot read {what} {p.name} ({type(exc).__name__}: {exc}); the file is damaged"
             ) from None
+        if problem is not None:
+            raise fail(f"{what} {p.name} was not read: {problem}")
+        return loaded, p.as_posix()
     if hasattr(img, "shape") and hasattr(img, "affine") and hasattr(img, "header"):
         name = img.get_filename() if hasattr(img, "get_filename") else None
         return img, (Path(name).as_posix() if name else None)
@@ -805,6 +906,22 @@ def _resolve_tr(tr_s: float | None, func_path: str | None, img: SpatialImage, ri
                     "sidecar or pass tr_s=",
                 )
             return float(tr), "bids_json"
+    tr, zoom, unit = _header_tr(img)
+    if tr is not None:
+        return tr, "nifti_header"
+    side_txt = (
+        f"no BIDS sidecar {sidecar.name} with RepetitionTime" if sidecar else "no sidecar (in-memory image)"
+    )
+    raise CorruptRecordError(
+        rid,
+        f"no usable repetition time: no tr_s= argument, {side_txt}, and the NIfTI header's time step is "
+        f"{zoom!r} with time unit {unit!r} (expected a finite step > 0 in sec, msec or usec); pass "
+        "tr_s=<seconds> or add the sidecar",
+    )
+
+
+def _header_tr(img: Any) -> tuple[float | None, float | None, str]:
+    """``(TR in seconds or None when unusable, the raw time step, its unit)`` from a NIfTI header."""
     hdr = img.header
     zoom: float | None = None
     unit = "unknown"
@@ -818,15 +935,8 @@ def _resolve_tr(tr_s: float | None, func_path: str | None, img: SpatialImage, ri
             unit = str(hdr.get_xyzt_units()[1])
     factor = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}.get(unit)
     if zoom is not None and factor is not None and math.isfinite(zoom) and zoom > 0:
-        return zoom * factor, "nifti_header"
-    side_txt = (
-        f"no BIDS sidecar {sidecar.name} with RepetitionTime" if sidecar else "no sidecar (in-memory image)"
-    )
-    raise ConfigError(
-        f"record {rid!r}: no usable repetition time: no tr_s= argument, {side_txt}, and the NIfTI header's "
-        "time "
-        f"step is {zoom!r} with time unit {unit!r}; pass tr_s=<seconds>"
-    )
+        return zoom * factor, zoom, unit
+    return None, zoom, unit
 
 
 def _standardize_off(nilearn_version: str) -> bool | None:
@@ -844,6 +954,7 @@ def read_nifti_rois(
     roi_names: Sequence[str] | None = None,
     labels: Sequence[int] | None = None,
     record_id: str | None = None,
+    max_bytes: int = NIFTI_MAX_BYTES,
 ) -> Record:
     """A 4-D NIfTI BOLD image + a deterministic labels atlas -> ROI-mean Record (R, T).
 
@@ -864,6 +975,8 @@ def read_nifti_rois(
         roi_names: names in ROI order; default ``str(label)``.
         labels: atlas labels to extract, in this row order (default: every non-zero label, sorted).
         record_id: identifier; default the functional file name without ``.nii[.gz]`` (``"nifti"`` in memory).
+        max_bytes: images whose header declares more voxels than this many float64 bytes, or more than their
+            file can hold, are refused before any voxel is read (default :data:`NIFTI_MAX_BYTES`).
 
     Returns:
         The record; ``meta``: ``tr_s``, ``tr_source`` (``"argument"``, ``"bids_json"`` or
@@ -872,13 +985,18 @@ def read_nifti_rois(
         ``atlas`` (labels image path or ``"<in-memory>"``), ``path``, ``zero_variance_rois``.
 
     Raises:
-        CorruptRecordError: missing/unreadable functional image, not 4-D, fewer than 2 frames, NaN/inf means.
-        ContractError: a requested label is not in the atlas or has no voxel in the field of view; ROI names
-            that do not match the labels.
-        ConfigError: unreadable or non-integer atlas, bad ``labels``/``tr_s``, no usable TR.
+        CorruptRecordError: missing/unreadable functional image, a header that declares more voxels than the
+            file or ``max_bytes`` holds, not 4-D, fewer than 2 frames, NaN/inf means, no usable TR (no
+            ``tr_s``, no sidecar, and a header time step that is 0, negative, not finite or in an unknown
+            unit), or atlas labels without a voxel in this image's field of view (one image in another space
+            is a bad record of a dataset that shares the atlas).
+        ContractError: a requested label is not in the atlas; ROI names that do not match the labels.
+        ConfigError: unreadable or non-integer atlas, bad ``labels``/``tr_s``/``max_bytes``.
         OptionalDependencyError: nilearn/nibabel (the ``fmri`` extra) is not installed.
     """
     nib = _nibabel()
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+        raise ConfigError(f"max_bytes must be a positive integer, found {max_bytes!r}")
     fallback_id = "nifti"
     if isinstance(func_img, str | os.PathLike):
         fallback_id = _stem(Path(func_img))
@@ -886,18 +1004,9 @@ def read_nifti_rois(
         fallback_id = _stem(Path(func_img.get_filename()))
     rid = str(record_id) if record_id is not None else fallback_id
 
-    func, func_path = _load_image(func_img, "functional image", rid, is_record=True)
-    if len(func.shape) != 4:
-        raise CorruptRecordError(
-            rid,
-            f"the functional image must be 4-D (x, y, z, time), found shape {func.shape}; a 3-D image has "
-            "no time series",
-        )
-    if func.shape[3] < 2:
-        raise CorruptRecordError(
-            rid, f"the functional image has {func.shape[3]} frame(s); expected at least 2"
-        )
-    atlas, atlas_path = _load_image(labels_img, "labels image", rid, is_record=False)
+    func, func_path = _load_image(func_img, "functional image", rid, is_record=True, max_bytes=max_bytes)
+    _check_func_shape(func, rid)
+    atlas, atlas_path = _load_image(labels_img, "labels image", rid, is_record=False, max_bytes=max_bytes)
     atlas_name = atlas_path if atlas_path is not None else "<in-memory>"
     data = _atlas_data(atlas, atlas_name)  # (X, Y, Z)
     wanted = _select_labels(data, labels, atlas_name)
@@ -920,19 +1029,19 @@ def read_nifti_rois(
         standardize=_standardize_off(str(nilearn.__version__)),
         detrend=False,
     )
-    with warnings.catch_warnings():
-        # nilearn warns when resampling removed labels; that is detected below and raised as ContractError
-        warnings.filterwarnings("ignore", message=_REMOVED_LABELS_WARNING, category=UserWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        # nilearn warns when resampling removed labels or left at most one (detected below, label by label) and
+        # when it replaces NaN/inf voxels by zeros (checked below against the ROI voxels); others are passed on
+        warnings.simplefilter("always")
         try:
             signals = np.asarray(masker.fit_transform(func))  # (T, R_kept)
         except ValueError as exc:
             if "No label left" in str(exc):
-                raise ContractError(
-                    f"record {rid!r}: none of the labels {_listed(wanted)} of {atlas_name} has a voxel "
-                    "inside the "
-                    "functional image's field of view after resampling; the atlas and the image are not in "
-                    "the "
-                    "same space (check both affines)"
+                raise CorruptRecordError(
+                    rid,
+                    f"none of the labels {_listed(wanted)} of {atlas_name} has a voxel inside the functional "
+                    "image's field of view after resampling; the atlas and the image are not in the same "
+                    "space (check both affines)",
                 ) from None
             raise CorruptRecordError(
                 rid, f"nilearn could not extract ROI signals (ValueError: {exc}); check the image"
@@ -952,15 +1061,18 @@ def read_nifti_rois(
     if used_img is None:  # pragma: no cover - older nilearn
         used_img = masker.labels_img_
     used = np.asanyarray(used_img.dataobj).astype(np.int64)  # (X', Y', Z')
+    nonfinite = _pass_on_warnings(caught)
+    if nonfinite:
+        _check_roi_voxels_finite(func, np.isin(used, wanted), wanted, rid)
     n_vox = np.bincount(np.searchsorted(sorted(wanted), used[np.isin(used, wanted)]), minlength=len(wanted))
     counts = dict(zip(sorted(wanted), (int(c) for c in n_vox), strict=True))
     missing = [v for v in wanted if v not in col_labels or counts[v] == 0]
     if missing:
-        raise ContractError(
-            f"record {rid!r}: label(s) {missing} of {atlas_name} have no voxel inside the functional image's "
-            "field "
-            f"of view after resampling to its grid (shape {tuple(func.shape[:3])}), so their series would be "
-            "dropped or zero; pass labels= without them or use an image that covers them"
+        raise CorruptRecordError(
+            rid,
+            f"label(s) {missing} of {atlas_name} have no voxel inside the functional image's field of view "
+            f"after resampling to its grid (shape {tuple(func.shape[:3])}), so their series would be dropped "
+            "or zero; pass labels= without them or use an image that covers them",
         )
     if signals.ndim != 2 or signals.shape[1] != len(col_labels):
         raise CorruptRecordError(
@@ -978,6 +1090,43 @@ def read_nifti_rois(
         "path": func_path,
     }
     return _finalize(np.asarray(x, dtype=np.float64), names, tr, rid, meta)
+
+
+def _pass_on_warnings(caught: Sequence[warnings.WarningMessage]) -> bool:
+    """Re-emit the warnings nilearn raised, except the two the reader handles; True if it replaced NaN/inf."""
+    nonfinite = False
+    for w in caught:
+        msg = str(w.message)
+        if re.search(_REMOVED_LABELS_WARNING, msg) or _SINGLE_LABEL_WARNING in msg:
+            continue  # both mean labels were lost to the field of view: checked label by label below
+        if _NONFINITE_WARNING in msg:
+            nonfinite = True
+            continue
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return nonfinite
+
+
+def _check_roi_voxels_finite(func: Any, inside: np.ndarray, wanted: Sequence[int], rid: str) -> None:
+    """Refuse NaN/inf voxels inside the ROIs (nilearn averages them as zeros); outside the ROIs they are harmless.
+
+    Runs only when nilearn reported non-finite voxels, so the voxels are read a second time only then.
+    """
+    try:
+        vox = np.asanyarray(func.dataobj)  # (X, Y, Z, T)
+    except Exception as exc:  # noqa: BLE001 - a damaged image surfaces while its voxels are read
+        raise CorruptRecordError(rid, f"cannot read the voxels ({type(exc).__name__}: {exc})") from None
+    if vox.shape[:3] != inside.shape:
+        raise CorruptRecordError(
+            rid, f"the image grid {vox.shape[:3]} differs from the resampled atlas grid {inside.shape}"
+        )
+    n_bad = int(np.count_nonzero(~np.isfinite(vox[inside])))  # over (n_roi_voxels, T)
+    if n_bad:
+        raise CorruptRecordError(
+            rid,
+            f"{n_bad} NaN/inf voxel value(s) lie inside the atlas labels {_listed(list(wanted))}; nilearn would "
+            "average them as zeros, so the ROI series would be wrong. Mask or interpolate those voxels before "
+            "reading (NaN outside the labels is fine)",
+        )
 
 
 def atlas_centroids(
@@ -1024,7 +1173,7 @@ def atlas_centroids(
 _MATRIX_KWARGS = frozenset(
     {"tr_s", "orientation", "roi_names", "n_rois", "record_id", "variable", "max_bytes"}
 )
-_NIFTI_KWARGS = frozenset({"labels_img", "tr_s", "roi_names", "labels", "record_id"})
+_NIFTI_KWARGS = frozenset({"labels_img", "tr_s", "roi_names", "labels", "record_id", "max_bytes"})
 
 
 def read_roi_file(path: str | os.PathLike[str], **kwargs: Any) -> Record:

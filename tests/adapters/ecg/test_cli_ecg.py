@@ -91,3 +91,27 @@ def test_datasets_prepare_builds_once_then_reuses(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["datasets", "prepare", "wfdb", "--root", str(root), "colour=1",
                                    "--cache-dir", str(tmp_path / "c")])
     assert bad.exit_code == 2 and "unknown parameter" in bad.output
+
+
+def test_pretraining_quarantines_one_corrupt_header_counts_and_logs_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "wf"
+    _write_records(root, 4)
+    hea = root / "rec2.hea"
+    head = bytearray(hea.read_bytes())
+    head[5:9] = b"\xff\x00?!"  # byte damage in the record line (the number of signals)
+    hea.write_bytes(bytes(head))
+    js = tmp_path / "r.json"
+    with caplog.at_level("WARNING"):
+        res = CliRunner().invoke(app, [
+            "pretrain", "ecg", "--recipe", "demo", "--data", f"wfdb={root}", "--out", str(tmp_path / "run"),
+            "--json", str(js), "engine.steps=2", f"data.cache_dir={tmp_path / 'c'}", "data.wfdb.max_bad_fraction=0.5",
+            "log.progress=none",
+        ])
+    assert res.exit_code == 0, res.output
+    data = json.loads(js.read_text())
+    assert data["datasets"]["wfdb"]["n_records"] == 3 and data["datasets"]["wfdb"]["n_quarantined"] == 1
+    assert "data wfdb: 3 records, 1 quarantined" in res.output
+    logged = [r.getMessage() for r in caplog.records if "quarantined" in r.getMessage()]
+    assert any("record rec2 quarantined" in m and "record line" in m for m in logged), logged

@@ -495,9 +495,9 @@ def test_nifti_tr_from_bids_sidecar_and_msec_header(nib, tmp_path: Path) -> None
 
 def test_nifti_without_usable_tr_asks_for_it(nib, tmp_path: Path) -> None:
     func, atlas = write_pair(nib, tmp_path, unit="unknown")
-    with pytest.raises(ConfigError, match=r"time unit 'unknown'.*pass tr_s="):
+    with pytest.raises(CorruptRecordError, match=r"time unit 'unknown'.*pass tr_s="):
         read_nifti_rois(func, atlas)
-    with pytest.raises(ConfigError, match="in-memory.*pass tr_s="):
+    with pytest.raises(CorruptRecordError, match="in-memory.*pass tr_s="):
         read_nifti_rois(func_image(nib, tr=0.0), nib.Nifti1Image(atlas_data(), AFFINE))
 
 
@@ -511,13 +511,13 @@ def test_nifti_label_outside_field_of_view_raises(nib, tmp_path: Path) -> None:
     big = np.zeros((14, 10, 10), dtype=np.int16)  # same grid origin, 4 more slabs in x beyond the image
     big[:10] = atlas_data()
     big[11:14, 0:3, 0:3] = 42
-    with pytest.raises(ContractError, match=r"label\(s\) \[42\].*field of view"):
+    with pytest.raises(CorruptRecordError, match=r"label\(s\) \[42\].*field of view"):
         read_nifti_rois(func_image(nib), nib.Nifti1Image(big, AFFINE), tr_s=2.0)
     rec = read_nifti_rois(func_image(nib), nib.Nifti1Image(big, AFFINE), tr_s=2.0, labels=[3, 7, 12, 20])
     assert rec.signal.shape == (4, N_FRAMES)
     far = AFFINE.copy()
     far[:3, 3] += 1000.0  # the whole atlas lies outside the image
-    with pytest.raises(ContractError, match="none of the labels.*same space"):
+    with pytest.raises(CorruptRecordError, match="none of the labels.*same space"):
         read_nifti_rois(func_image(nib), nib.Nifti1Image(atlas_data(), far), tr_s=2.0)
 
 
