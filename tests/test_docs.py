@@ -69,6 +69,7 @@ def _doc_commands() -> list[tuple[str, list[list[str]]]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # every command of one page in sequence (benchmarks.md runs full benches): ~2.5 min quiet
 @pytest.mark.parametrize(("doc", "commands"), _doc_commands(), ids=[d for d, _ in _doc_commands()])
 def test_every_documented_cli_command_runs(doc: str, commands: list[list[str]], tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:

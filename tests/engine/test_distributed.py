@@ -107,16 +107,25 @@ def _torchrun(
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
         f"--max-restarts={max_restarts}", "--monitor-interval=0.2", *entry, *_cli_args(out, extra),
     ]  # fmt: skip
-    return subprocess.run(
-        cmd, cwd=REPO, env=_env(fault, dump), capture_output=True, text=True, timeout=_TIMEOUT, check=False
+    return _run(cmd, _env(fault, dump))
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` in its own session; on timeout kill the whole group (torchrun's workers too) and fail."""
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
+    try:
+        out, err = proc.communicate(timeout=_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"{' '.join(cmd[:8])} ... hung for {_TIMEOUT} s:\n{(out + err)[-3000:]}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def _single(out: Path, *extra: str, fault: str | None = None) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "biojepa", *_cli_args(out, extra)]
-    return subprocess.run(
-        cmd, cwd=REPO, env=_env(fault), capture_output=True, text=True, timeout=_TIMEOUT, check=False
-    )
+    return _run([sys.executable, "-m", "biojepa", *_cli_args(out, extra)], _env(fault))
 
 
 def _metrics(run: Path) -> list[dict[str, Any]]:
@@ -237,3 +246,15 @@ def test_sigusr1_checkpoints_and_training_continues(
     assert names == ["step_00000006", "step_00000008", "step_00000012"]  # 6 on demand (keep_ckpts=3)
     assert _metrics(tmp_path / "run") == _metrics(reference)  # a checkpoint changes no number
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGUSR1)) == before  # handlers restored
+
+
+def test_an_unparsable_fault_value_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from biojepa.cli import app
+
+    monkeypatch.setenv("BIOJEPA_FAULT", "kil@step=3")  # a typo must not silently disable a fault test
+    res = CliRunner().invoke(app, _cli_args(tmp_path / "run", ()))
+    assert res.exit_code == 2, res.output
+    assert "BIOJEPA_FAULT" in res.output and "kil@step=3" in res.output
+    assert not (tmp_path / "run" / "checkpoints").exists()

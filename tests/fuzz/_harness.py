@@ -8,11 +8,12 @@ Every example must end in a valid :class:`~biojepa.data.record.Record` or a
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import signal
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from biojepa.errors import CorruptRecordError
 
@@ -74,3 +75,29 @@ def outcome(
     if isinstance(result, CorruptRecordError):
         assert result.reason and result.record_id, "a CorruptRecordError must name the record and the reason"
     return result
+
+
+class Tally:
+    """Distinct inputs and outcomes of one fuzz run, with the coverage assertions every suite makes."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.outcomes = {"record": 0, "corrupt": 0}
+
+    def input(self, data: bytes) -> None:
+        """Count one mutated input (by its sha256: hypothesis may replay an example)."""
+        self.seen.add(hashlib.sha256(data).hexdigest())
+
+    def is_record(self, got: Any) -> bool:
+        """Count an outcome of :func:`outcome`; True for a record (the caller checks its invariants)."""
+        if isinstance(got, CorruptRecordError):
+            assert got.record_id == "fuzz", got
+            self.outcomes["corrupt"] += 1
+            return False
+        self.outcomes["record"] += 1
+        return True
+
+    def check(self, what: str) -> None:
+        """At least :data:`MIN_EXAMPLES` distinct inputs ran, and both outcomes occurred."""
+        assert len(self.seen) >= MIN_EXAMPLES, f"only {len(self.seen)} distinct {what} ran"
+        assert self.outcomes["record"] > 0 and self.outcomes["corrupt"] > 0, self.outcomes
