@@ -465,8 +465,7 @@ class Trainer:
         return micro, ids
 
     def _forward_and_agree(self) -> tuple[Any, Any]:
-        """The forward module (DDP-wrapped under torchrun, unless sharded) and the cross-rank agreement of a
-        step's outcome."""
+        """The forward module (DDP-wrapped under torchrun unless sharded) and the ranks' agreement on a step."""
         if not self.dist.is_distributed:
             return self._fwd, None
 
