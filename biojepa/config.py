@@ -130,6 +130,7 @@ class EngineConfig(_Section):
         collapse_std_min: warn when ``target_std`` (feature-averaged std of the targets across tokens)
             falls below this (0 disables).
         collapse_rank_min: warn when the targets' ``effective_rank`` falls below this (0 disables).
+        strategy: ``"ddp"`` or ``"fsdp"`` (see the field description and :mod:`biojepa.engine.fsdp`).
     """
 
     steps: int = Field(gt=0, description="optimizer steps in total")
@@ -137,6 +138,15 @@ class EngineConfig(_Section):
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     compile: bool = False
+    strategy: Literal["ddp", "fsdp"] = Field(
+        "ddp",
+        description=(
+            "multi-process strategy under torchrun: ddp (every rank holds the whole model; gradients "
+            "all-reduced; checkpoints written whole by rank 0) or fsdp (FSDP2: every transformer block and the "
+            "JEPA root sharded over the ranks; sharded DCP checkpoints, one file per rank). With one process "
+            "both train the same unsharded model; a run must be resumed with the strategy that started it"
+        ),
+    )
     threads: int | None = Field(None, gt=0)
     ckpt_every: int = Field(100, gt=0)
     keep_ckpts: int = Field(3, ge=1)

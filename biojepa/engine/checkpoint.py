@@ -15,6 +15,19 @@ A save writes ``step_XXXXXXXX.tmp-<pid>/``, fsyncs every file and the directory,
 ``step_XXXXXXXX``, fsyncs the parent, then moves ``latest`` atomically (write a temporary file, fsync,
 ``os.replace``), and only then prunes old checkpoints. A crash at any point leaves ``latest`` on a complete
 checkpoint. Loading verifies the manifest first and never unpickles arbitrary objects.
+
+Two layouts share this protocol; ``layout`` in ``manifest.json`` and ``state.json`` says which (absent:
+``"full"``, the checkpoints written before the field existed):
+
+* ``"full"`` (a single process, ``engine.strategy=ddp``): the files above, written by rank 0.
+* ``"sharded"`` (``engine.strategy=fsdp`` under torchrun, :func:`save_sharded_checkpoint`): model and
+  optimizer as a ``torch.distributed.checkpoint`` (DCP) folder, ``__<rank>_0.distcp`` written by every rank
+  into the same temporary folder (its name agreed by broadcast) plus DCP's ``.metadata`` (written last, by
+  rank 0); rank 0 then adds ``trainer.pt`` (the RNG states of every rank, no optimizer), ``state.json`` and
+  the manifest, which lists the sha256 and size of every file, shards and ``.metadata`` included.
+
+A checkpoint of one layout is never loaded as the other: the loaders raise a
+:class:`~biojepa.errors.CheckpointError` naming the strategy that wrote it.
 """
 
 from __future__ import annotations
@@ -24,7 +37,7 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +53,17 @@ from biojepa.errors import CheckpointError
 __all__ = [
     "CHECKPOINT_DIR",
     "LATEST",
+    "LAYOUT_FULL",
+    "LAYOUT_SHARDED",
+    "checkpoint_layout",
     "checkpoint_name",
     "find_resume",
     "list_checkpoints",
     "load_checkpoint",
+    "load_sharded_checkpoint",
     "read_state",
     "save_checkpoint",
+    "save_sharded_checkpoint",
     "verify_checkpoint",
 ]
 
@@ -59,6 +77,15 @@ STATE_FILE = "state.json"
 MANIFEST_FILE = "manifest.json"
 FORMAT = "biojepa-checkpoint"
 FORMAT_VERSION = 1
+LAYOUT_FULL = "full"
+LAYOUT_SHARDED = "sharded"
+DCP_METADATA = ".metadata"
+#: The files every checkpoint of a layout must list in its manifest (a sharded one also needs a shard).
+REQUIRED_FILES: dict[str, tuple[str, ...]] = {
+    LAYOUT_FULL: (MODEL_FILE, TRAINER_FILE, STATE_FILE),
+    LAYOUT_SHARDED: (DCP_METADATA, TRAINER_FILE, STATE_FILE),
+}
+SHARD_SUFFIX = ".distcp"
 _NAME_RE = re.compile(r"^step_(\d{8,})$")
 
 
@@ -143,33 +170,133 @@ def save_checkpoint(
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        state = {"format": FORMAT, "version": FORMAT_VERSION, "step": int(step), **dict(extra)}
-        state_text = json.dumps(state, indent=1, sort_keys=True, default=_json_default, allow_nan=False)
+        state_text = _state_text(step, extra, LAYOUT_FULL)
         save_file(_state_dict_for_safetensors(model), str(tmp / MODEL_FILE), metadata={"format": "pt"})
         torch.save({"optimizer": opt.state_dict(), **dict(trainer_state or {})}, tmp / TRAINER_FILE)
         _write_text(tmp / STATE_FILE, state_text)
-        files = {}
-        for fname in (MODEL_FILE, TRAINER_FILE, STATE_FILE):
-            p = tmp / fname
-            _fsync_file(p)
-            files[fname] = {"sha256": _sha256(p), "size": p.stat().st_size}
-        manifest = {"format": FORMAT, "version": FORMAT_VERSION, "step": int(step), "files": files}
-        _write_text(tmp / MANIFEST_FILE, json.dumps(manifest, indent=1, sort_keys=True))
-        _fsync_dir(tmp)
-        if before_commit is not None:
-            before_commit(step)
-        if final.exists():  # a stale checkpoint of the same step (e.g. after falling back past it)
-            trash = ckdir / f"{name}.old-{os.getpid()}"
-            os.replace(final, trash)
-            shutil.rmtree(trash, ignore_errors=True)
-        os.replace(tmp, final)
-        _fsync_dir(ckdir)
+        _write_manifest(tmp, step, LAYOUT_FULL, (MODEL_FILE, TRAINER_FILE, STATE_FILE))
+        _move_into_place(ckdir, tmp, step, before_commit)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _point_latest(ckdir, name)
     _prune(ckdir, keep)
     return final
+
+
+def _state_text(step: int, extra: Mapping[str, Any], layout: str) -> str:
+    """``state.json``'s text: format, version, layout, step and the extras (strict JSON)."""
+    state = {"format": FORMAT, "version": FORMAT_VERSION, "layout": layout, "step": int(step), **dict(extra)}
+    return json.dumps(state, indent=1, sort_keys=True, default=_json_default, allow_nan=False)
+
+
+def _write_manifest(tmp: Path, step: int, layout: str, names: Sequence[str]) -> None:
+    """fsync ``names`` in ``tmp``, then write the manifest of their sha256 and sizes and fsync the folder."""
+    files = {}
+    for fname in names:
+        p = tmp / fname
+        _fsync_file(p)
+        files[fname] = {"sha256": _sha256(p), "size": p.stat().st_size}
+    manifest = {"format": FORMAT, "version": FORMAT_VERSION, "layout": layout, "step": int(step), "files": files}
+    _write_text(tmp / MANIFEST_FILE, json.dumps(manifest, indent=1, sort_keys=True))
+    _fsync_dir(tmp)
+
+
+def _move_into_place(ckdir: Path, tmp: Path, step: int, before_commit: Callable[[int], None] | None) -> Path:
+    """Run the fault hook, then rename the complete ``tmp`` to ``step_XXXXXXXX`` and fsync the parent."""
+    if before_commit is not None:
+        before_commit(step)
+    name = checkpoint_name(step)
+    final = ckdir / name
+    if final.exists():  # a stale checkpoint of the same step (e.g. after falling back past it)
+        trash = ckdir / f"{name}.old-{os.getpid()}"
+        os.replace(final, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    os.replace(tmp, final)
+    _fsync_dir(ckdir)
+    return final
+
+
+def save_sharded_checkpoint(
+    run_dir: str | Path,
+    step: int,
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    extra: Mapping[str, Any],
+    keep: int,
+    *,
+    is_main: bool,
+    trainer_state: Mapping[str, Any] | None = None,
+    before_commit: Callable[[int], None] | None = None,
+) -> Path:
+    """Write a sharded (FSDP2 / DCP) checkpoint with the atomic protocol; a collective of every rank.
+
+    Rank 0 clears leftovers and creates ``step_XXXXXXXX.tmp-<pid>/`` and broadcasts its name; every rank
+    writes its DCP shard of the model and optimizer there; after a barrier rank 0 writes ``trainer.pt``,
+    ``state.json`` and the manifest of every file, then renames, points ``latest`` and prunes like
+    :func:`save_checkpoint`. Rank 0's outcome is broadcast, so a failed commit raises on every rank.
+
+    Args:
+        run_dir: the run directory (shared by every rank).
+        step: completed optimizer steps.
+        model: the FSDP2-sharded model.
+        opt: its optimizer (built after sharding).
+        extra: JSON-able values for ``state.json`` (rank 0's are used).
+        keep: how many checkpoints to keep (>= 1).
+        is_main: True on rank 0.
+        trainer_state: tensors / numbers / lists / dicts for ``trainer.pt`` (the RNG states of every rank).
+        before_commit: called on rank 0 with ``step`` before the rename (fault injection in tests).
+
+    Returns:
+        The final checkpoint directory.
+
+    Raises:
+        ValueError: ``keep < 1``.
+        CheckpointError: rank 0 failed to finish the checkpoint (raised on the other ranks; rank 0 raises
+            its own error).
+    """
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict
+
+    from biojepa.engine.distributed import barrier, broadcast_object
+
+    if keep < 1:
+        raise ValueError(f"keep must be >= 1 checkpoint, got {keep}")
+    ckdir = Path(run_dir) / CHECKPOINT_DIR
+    tmp = ckdir / broadcast_object(_fresh_tmp(ckdir, step) if is_main else None)
+    msd, osd = get_state_dict(model, opt)
+    dcp.save({"model": msd, "optim": osd}, checkpoint_id=str(tmp))  # collective; .metadata comes last
+    barrier()
+    final, error = ckdir / checkpoint_name(step), None
+    if is_main:
+        try:
+            torch.save(dict(trainer_state or {}), tmp / TRAINER_FILE)
+            _write_text(tmp / STATE_FILE, _state_text(step, extra, LAYOUT_SHARDED))
+            names = sorted(p.name for p in tmp.iterdir() if p.is_file() and p.name != MANIFEST_FILE)
+            _write_manifest(tmp, step, LAYOUT_SHARDED, names)
+            final = _move_into_place(ckdir, tmp, step, before_commit)
+            _point_latest(ckdir, final.name)
+            _prune(ckdir, keep)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, once the other ranks know
+            shutil.rmtree(tmp, ignore_errors=True)
+            error = exc
+    failed = broadcast_object(None if error is None else f"{type(error).__name__}: {error}")
+    if error is not None:
+        raise error
+    if failed is not None:
+        raise CheckpointError(f"rank 0 could not write the sharded checkpoint {final}: {failed}")
+    return final
+
+
+def _fresh_tmp(ckdir: Path, step: int) -> str:
+    """Create an empty ``step_XXXXXXXX.tmp-<pid>`` in ``ckdir`` (after clearing leftovers); its name."""
+    ckdir.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(ckdir)
+    tmp = ckdir / f"{checkpoint_name(step)}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    return tmp.name
 
 
 def _point_latest(ckdir: Path, name: str) -> None:
@@ -253,7 +380,7 @@ def find_resume(run_dir: str | Path) -> Path | None:
 
 # -- load -------------------------------------------------------------------------------------------------
 def verify_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Check a checkpoint against its manifest (presence, size and sha256 of every file).
+    """Check a checkpoint of either layout against its manifest (presence, size and sha256 of every file).
 
     Returns:
         The manifest.
@@ -276,9 +403,12 @@ def verify_checkpoint(path: str | Path) -> dict[str, Any]:
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if manifest.get("format") != FORMAT or not isinstance(files, dict):
         raise CheckpointError(f"checkpoint {path}: {MANIFEST_FILE} is not a biojepa checkpoint manifest")
-    for fname in (MODEL_FILE, TRAINER_FILE, STATE_FILE):
+    layout = checkpoint_layout(manifest, path)
+    for fname in REQUIRED_FILES[layout]:
         if fname not in files:
             raise CheckpointError(f"checkpoint {path}: the manifest does not list {fname}")
+    if layout == LAYOUT_SHARDED and not any(str(f).endswith(SHARD_SUFFIX) for f in files):
+        raise CheckpointError(f"checkpoint {path}: the manifest of a sharded checkpoint lists no {SHARD_SUFFIX} shard")
     for fname, info in files.items():
         fp = path / fname
         if not fp.is_file():
@@ -296,6 +426,41 @@ def verify_checkpoint(path: str | Path) -> dict[str, Any]:
                 f"{str(info.get('sha256'))[:16]}… (corrupted or modified)"
             )
     return manifest
+
+
+def checkpoint_layout(meta: Mapping[str, Any], path: str | Path) -> str:
+    """The ``layout`` of a checkpoint's manifest or state (``"full"`` when absent: older checkpoints).
+
+    Raises:
+        CheckpointError: an unknown layout (written by a newer biojepa, or edited).
+    """
+    layout = meta.get("layout", LAYOUT_FULL)
+    if layout not in REQUIRED_FILES:
+        raise CheckpointError(
+            f"checkpoint {path} has layout {layout!r}; this biojepa reads {sorted(REQUIRED_FILES)}. "
+            "Resume it with the biojepa version that wrote it"
+        )
+    return str(layout)
+
+
+def _expect_layout(path: Path, state: Mapping[str, Any], expected: str) -> None:
+    """Refuse a checkpoint whose layout is not the one this loader reads, saying how to resume it."""
+    found = checkpoint_layout(state, path)
+    if found == expected:
+        return
+    if found == LAYOUT_SHARDED:
+        raise CheckpointError(
+            f"checkpoint {path} is sharded: it was written by engine.strategy=fsdp under torchrun "
+            f"({state.get('world_size', '?')} processes), but this run reads whole-model checkpoints (one "
+            "process, or engine.strategy=ddp). Resume it under torchrun with engine.strategy=fsdp, or start a "
+            "new run with another --out"
+        )
+    raise CheckpointError(
+        f"checkpoint {path} holds the whole model: it was written by one process or engine.strategy=ddp "
+        f"({state.get('world_size', '?')} process(es)), but an engine.strategy=fsdp run under torchrun reads "
+        "sharded checkpoints only. Resume it with the strategy that wrote it (engine.strategy=ddp), or start "
+        "a new run with another --out"
+    )
 
 
 def read_state(path: str | Path) -> dict[str, Any]:
@@ -353,12 +518,14 @@ def load_checkpoint(
         ``state.json`` merged with the non-optimizer entries of ``trainer.pt`` (e.g. ``"rng"``).
 
     Raises:
-        CheckpointError: verification fails, a file cannot be parsed safely, or the tensors do not match
-            the model (missing / unexpected keys, shape mismatch).
+        CheckpointError: verification fails, the checkpoint is sharded (:func:`load_sharded_checkpoint`), a
+            file cannot be parsed safely, or the tensors do not match the model (missing / unexpected keys,
+            shape mismatch).
     """
     path = Path(path)
     verify_checkpoint(path)
     state = read_state(path)
+    _expect_layout(path, state, LAYOUT_FULL)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     try:
         tensors = load_file(str(path / MODEL_FILE), device=str(device))
@@ -371,16 +538,7 @@ def load_checkpoint(
             f"checkpoint {path}: {MODEL_FILE} does not match the model ({exc}); was it written with another "
             "architecture or config?"
         ) from exc
-    try:
-        blob = torch.load(path / TRAINER_FILE, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an untrusted or broken file
-        raise CheckpointError(
-            f"checkpoint {path}: {TRAINER_FILE} cannot be loaded safely with weights_only=True ({exc}); "
-            "biojepa never falls back to unsafe unpickling"
-        ) from exc
-    if not isinstance(blob, dict) or "optimizer" not in blob:
-        raise CheckpointError(f"checkpoint {path}: {TRAINER_FILE} has no optimizer state")
-    _check_allowed(blob, path)
+    blob = _load_trainer_file(path, "optimizer")
     if opt is not None:
         try:
             opt.load_state_dict(blob["optimizer"])
@@ -390,4 +548,80 @@ def load_checkpoint(
             ) from exc
     out = dict(state)
     out.update({k: v for k, v in blob.items() if k != "optimizer"})
+    return out
+
+
+def _load_trainer_file(path: Path, needed: str) -> dict[str, Any]:
+    """``trainer.pt`` loaded with ``weights_only=True`` and checked against the allow-list.
+
+    Raises:
+        CheckpointError: the file cannot be loaded safely, lacks the ``needed`` entry, or holds anything
+            outside :data:`TRAINER_KEYS` / the allowed value types.
+    """
+    try:
+        blob = torch.load(path / TRAINER_FILE, map_location="cpu", weights_only=True)
+    except Exception as exc:  # any unpickling failure means an untrusted or broken file
+        raise CheckpointError(
+            f"checkpoint {path}: {TRAINER_FILE} cannot be loaded safely with weights_only=True ({exc}); "
+            "biojepa never falls back to unsafe unpickling"
+        ) from exc
+    if not isinstance(blob, dict) or needed not in blob:
+        what = "optimizer state" if needed == "optimizer" else f"{needed!r} entry"
+        raise CheckpointError(f"checkpoint {path}: {TRAINER_FILE} has no {what}")
+    _check_allowed(blob, path)
+    return blob
+
+
+def load_sharded_checkpoint(
+    path: str | Path, model: torch.nn.Module, opt: torch.optim.Optimizer | None, *, verify: bool = True
+) -> dict[str, Any]:
+    """Load a sharded checkpoint (:func:`save_sharded_checkpoint`) into an FSDP2 model; a collective.
+
+    Every rank reads the shards it needs through DCP (which reshards to this run's world size) and
+    ``set_state_dict`` puts them into the sharded model and optimizer.
+
+    Args:
+        path: a checkpoint directory.
+        model: the FSDP2-sharded model of the same architecture.
+        opt: its optimizer, or None to load the weights only.
+        verify: check the manifest here; the trainer passes False because rank 0 verified it already
+            (:func:`find_resume`) and broadcast the choice.
+
+    Returns:
+        ``state.json`` merged with the entries of ``trainer.pt`` (``"rng"``, ``"rng_ranks"``).
+
+    Raises:
+        CheckpointError: verification fails, the checkpoint holds the whole model (:func:`load_checkpoint`),
+            ``trainer.pt`` is not a safe biojepa file, or DCP cannot read the shards into this model.
+    """
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+
+    path = Path(path)
+    if verify:
+        verify_checkpoint(path)
+    state = read_state(path)
+    _expect_layout(path, state, LAYOUT_SHARDED)
+    blob = _load_trainer_file(path, "rng_ranks")
+    versions = state.get("versions") or {}
+    if versions.get("torch") not in (None, torch.__version__):
+        log.warning(
+            "checkpoint %s was written by torch %s, this is torch %s: DCP does not promise to read other "
+            "versions' checkpoints", path, versions.get("torch"), torch.__version__,
+        )  # fmt: skip
+    msd, osd = get_state_dict(model, opt if opt is not None else [])
+    target: dict[str, Any] = {"model": msd, **({"optim": osd} if opt is not None else {})}
+    try:
+        dcp.load(target, checkpoint_id=str(path))
+        set_state_dict(
+            model, opt if opt is not None else [], model_state_dict=target["model"],
+            optim_state_dict=target.get("optim", {}),
+        )  # fmt: skip
+    except Exception as exc:  # DCP raises several types (CheckpointException, RuntimeError, ...)
+        raise CheckpointError(
+            f"checkpoint {path}: the sharded model / optimizer state cannot be loaded into this model ({exc}); "
+            "was it written with another architecture or config?"
+        ) from exc
+    out = dict(state)
+    out.update(blob)
     return out

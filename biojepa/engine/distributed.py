@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import gc
 import logging
 import os
 from collections.abc import Iterator, Mapping
@@ -171,8 +172,13 @@ def init_process_group(info: DistInfo, device: torch.device, timeout_s: float = 
 
 
 def shutdown() -> None:
-    """Leave the process group if this process joined one."""
+    """Leave the process group if this process joined one.
+
+    Unreachable objects that still hold the group (FSDP2 states and device meshes form reference cycles)
+    are collected first, so that they release it here rather than during interpreter exit.
+    """
     if dist.is_available() and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 

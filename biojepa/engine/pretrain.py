@@ -422,8 +422,9 @@ def _run(
         "git_sha": git_sha(),
     }
     model_dir = out_dir / "model"
+    encoder = trainer.export_encoder()  # a collective under FSDP: the full weights land on rank 0
     if info.is_main:
-        model_dir = save_pretrained(model.export_encoder(), model_dir, training=training, overwrite=True)
+        model_dir = save_pretrained(encoder, model_dir, training=training, overwrite=True)
     distributed.barrier()  # the exported model exists before any rank returns
     return {
         "schema_version": SCHEMA_VERSION,

@@ -8,7 +8,9 @@ EMA update), optional gradient clipping, AdamW, then the EMA update of the targe
 
 Under DDP the trainer passes the DDP wrapper as ``forward`` (gradients are averaged over ranks in the last
 micro-batch's backward; the earlier ones run under ``no_sync``) and an ``agree`` function that makes every rank
-take the same skip decision and report the same mean loss.
+take the same skip decision and report the same mean loss. Under FSDP2 (:mod:`biojepa.engine.fsdp`) the
+sharded model itself is the forward module, its gradients are DTensor shards, and the gradient norm is
+reduced over the ranks to one plain float.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from biojepa.engine.fsdp import full_value, is_sharded, local_view
 from biojepa.engine.jepa import JEPA
 from biojepa.engine.monitors import collapse_stats
 from biojepa.masks.base import MaskSet
@@ -99,9 +102,16 @@ def autocast_context(device: torch.device, precision: str) -> contextlib.Abstrac
 
 
 def _grad_norm(params: Sequence[Tensor]) -> Tensor:
+    """Global L2 norm of the gradients: a plain scalar tensor, the same on every rank.
+
+    FSDP2 gradients are DTensor shards; their norm is reduced over the ranks (a collective, so every rank
+    calls this every step) and returned as the full value.
+    """
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return torch.zeros(())
+    if any(is_sharded(g) for g in grads):
+        return full_value(torch.nn.utils.get_total_norm(grads, foreach=True))
     norms = torch._foreach_norm(grads)
     return torch.linalg.vector_norm(torch.stack(norms))
 
@@ -138,8 +148,8 @@ def train_step(
         monitor: also compute the collapse statistics of the last micro-batch's targets (under
             ``torch.no_grad``; no random numbers, no change to the loss, gradients or updates).
         forward: the module to call for the forward pass (e.g. the DDP wrapper or a compiled model);
-            default ``model``. A module with ``no_sync`` (DDP) skips the gradient all-reduce on all but the
-            last micro-batch.
+            default ``model``. A module with ``no_sync`` (DDP) or ``set_requires_gradient_sync`` (FSDP2)
+            skips the gradient all-reduce / reduce-scatter on all but the last micro-batch.
         agree: ``agree(loss, finite) -> (loss, finite)`` applied before the update decision, e.g. the mean
             loss over ranks and the AND of every rank's finiteness; default: the local values.
 
@@ -157,7 +167,10 @@ def train_step(
     last: tuple[Tensor, Tensor | None] | None = None
     fwd = model if forward is None else forward
     no_sync = getattr(fwd, "no_sync", None)
+    grad_sync = getattr(fwd, "set_requires_gradient_sync", None)  # FSDP2: reduce-scatter on the last only
     for k, (x, masks) in enumerate(micro_batches):
+        if grad_sync is not None and n > 1:
+            grad_sync(k == n - 1)
         sync_ctx = no_sync() if no_sync is not None and k < n - 1 else contextlib.nullcontext()
         with sync_ctx:
             with autocast_context(device, precision):
@@ -171,7 +184,7 @@ def train_step(
             last = (out.target.detach(), masks.tgt_valid)  # (B, M, D), (B, M) | None
     params = [p for g in opt.param_groups for p in g["params"]]
     if nan_grad and params and params[0].grad is not None:
-        params[0].grad.view(-1)[0] = float("nan")
+        local_view(params[0].grad).view(-1)[:1] = float("nan")  # this rank's shard under FSDP
     gnorm = _grad_norm(params)
     loss_v = float(total)
     gnorm_v = float(gnorm)

@@ -14,6 +14,10 @@ functions of ``(seed, step)`` and the checkpoint holds the model, optimizer, cou
 Under ``torchrun`` (:mod:`biojepa.engine.distributed`) the model is wrapped in DDP, the skip decision and the
 logged loss are agreed over all ranks, rank 0 alone writes ``metrics.jsonl``, the run info, progress and
 checkpoints (holding every rank's RNG state), and each rank seeds its global generators with ``seed + rank``.
+With ``engine.strategy=fsdp`` the model is sharded with FSDP2 instead (:mod:`biojepa.engine.fsdp`; no DDP
+wrapper, the optimizer is built over the shards) and checkpoints are sharded: every rank writes its DCP shard,
+rank 0 the rest (:func:`~biojepa.engine.checkpoint.save_sharded_checkpoint`). With one process ``fsdp``
+trains exactly like ``ddp``.
 
 SIGTERM and SIGUSR1 are caught during :meth:`Trainer.fit`: at the next step boundary (agreed over ranks) the
 trainer writes a checkpoint; after SIGTERM it then raises :class:`~biojepa.errors.TrainingInterrupted`
@@ -45,7 +49,14 @@ from pydantic import BaseModel, TypeAdapter
 from torch import Tensor
 
 from biojepa.config import RunConfig, config_hash
-from biojepa.engine.checkpoint import find_resume, list_checkpoints, load_checkpoint, save_checkpoint
+from biojepa.engine.checkpoint import (
+    find_resume,
+    list_checkpoints,
+    load_checkpoint,
+    load_sharded_checkpoint,
+    save_checkpoint,
+    save_sharded_checkpoint,
+)
 from biojepa.engine.distributed import (
     DistInfo,
     all_gather_objects,
@@ -280,10 +291,37 @@ class Trainer:
         seed_everything(cfg.engine.seed + self.dist.rank)  # per-rank streams; rank 0 == a single process
         self.model = model.to(self.device)
         self.model.train()
+        #: True when the model is FSDP2-sharded (``engine.strategy=fsdp`` with more than one process).
+        self.sharded: bool = self._shard()
         self.opt = build_optimizer(self.model, betas=tuple(cfg.optim.betas), eps=cfg.optim.eps)  # type: ignore[arg-type]
         self.config_hash = config_hash(cfg)
         self._config_json = cfg.model_dump(mode="json")
         self._fwd: Any = torch.compile(self.model) if cfg.engine.compile else self.model
+
+    def _shard(self) -> bool:
+        """Shard the model with FSDP2 when ``engine.strategy=fsdp`` runs on several processes; True if sharded."""
+        if self.cfg.engine.strategy != "fsdp":
+            return False
+        if not self.dist.is_distributed:
+            log.info("engine.strategy=fsdp with one process: nothing to shard; training the whole model here")
+            return False
+        from biojepa.engine.fsdp import shard_jepa
+
+        n = shard_jepa(self.model, self.device, self.dist.world_size)
+        if self.dist.is_main:
+            log.info("engine.strategy=fsdp: %d FSDP2 units sharded over %d ranks", n, self.dist.world_size)
+        return True
+
+    def export_encoder(self) -> torch.nn.Module | None:
+        """The EMA target encoder to export, with full weights, on rank 0; None on the other ranks.
+
+        A collective under FSDP (every rank must call it): the shards are gathered to rank 0's CPU.
+        """
+        if self.sharded:
+            from biojepa.engine.fsdp import gather_target_encoder
+
+            return gather_target_encoder(self.model)
+        return self.model.export_encoder() if self.dist.is_main else None
 
     # -- checkpoint state ----------------------------------------------------------------------------
     def _state_extra(self, step: int, c: _Counters) -> dict[str, Any]:
@@ -311,6 +349,19 @@ class Trainer:
         """Write a checkpoint on rank 0 (every rank takes part in gathering the RNG states)."""
         rngs = all_gather_objects(capture_rng_state())  # collective: every rank, same step
         path = self.run_dir / "checkpoints" / f"step_{step:08d}"
+        hook = self.faults.before_commit if self.faults.active else None
+        if self.sharded:  # every rank writes its shard; rank 0 commits
+            return save_sharded_checkpoint(
+                self.run_dir,
+                step,
+                self.model,
+                self.opt,
+                self._state_extra(step, c),
+                self.cfg.engine.keep_ckpts,
+                is_main=self.dist.is_main,
+                trainer_state={"rng": rngs[0], "rng_ranks": rngs},
+                before_commit=hook,
+            )
         if self.dist.is_main:
             path = save_checkpoint(
                 self.run_dir,
@@ -320,7 +371,7 @@ class Trainer:
                 self._state_extra(step, c),
                 self.cfg.engine.keep_ckpts,
                 trainer_state={"rng": rngs[0], "rng_ranks": rngs},
-                before_commit=self.faults.before_commit if self.faults.active else None,
+                before_commit=hook,
             )
         return path
 
@@ -336,7 +387,10 @@ class Trainer:
                 )
             log.info("no checkpoint in %s; starting from step 0", self.run_dir)
             return None
-        state = load_checkpoint(ck, self.model, self.opt)
+        if self.sharded:  # rank 0 verified the manifest in find_resume
+            state = load_sharded_checkpoint(ck, self.model, self.opt, verify=False)
+        else:
+            state = load_checkpoint(ck, self.model, self.opt)
         diff = _resume_diff(state.get("config", {}), self._config_json)
         if diff:
             raise ConfigError(
@@ -411,19 +465,21 @@ class Trainer:
         return micro, ids
 
     def _forward_and_agree(self) -> tuple[Any, Any]:
-        """The forward module (DDP-wrapped under torchrun) and the cross-rank agreement of a step's outcome."""
+        """The forward module (DDP-wrapped under torchrun unless sharded) and the ranks' agreement on a step."""
         if not self.dist.is_distributed:
             return self._fwd, None
-        from torch.nn.parallel import DistributedDataParallel
-
-        ids = [self.device.index] if self.device.type == "cuda" else None
-        ddp = DistributedDataParallel(self.model, device_ids=ids)
-        fwd = torch.compile(ddp) if self.cfg.engine.compile else ddp
 
         def agree(loss: float, finite: bool) -> tuple[float, bool]:
             (bad,) = any_flags(not finite)
             return mean_scalar(loss), not bad
 
+        if self.sharded:  # FSDP2 reduce-scatters the gradients itself
+            return self._fwd, agree
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        ddp = DistributedDataParallel(self.model, device_ids=ids)
+        fwd = torch.compile(ddp) if self.cfg.engine.compile else ddp
         return fwd, agree
 
     def _nonfinite_error(self, step_no: int, n: int, last_ckpt: Path | None) -> NonFiniteLossError:
