@@ -93,6 +93,47 @@ def test_every_documented_cli_command_runs(doc: str, commands: list[list[str]], 
         assert res.exit_code == 0, f"{doc}: `biojepa {' '.join(args)}` exited {res.exit_code}:\n{res.output}"
 
 
+def _torchrun_commands() -> list[tuple[str, list[str]]]:
+    """Every ``torchrun`` line of a bash block in README / docs (shell blocks are illustrative only)."""
+    out = []
+    for path in DOC_FILES:
+        for block in _blocks(path.read_text(encoding="utf-8"), "bash"):
+            for line in block.splitlines():
+                line = line.split("  #")[0].strip()
+                if line.startswith("torchrun "):
+                    out.append((path.name, shlex.split(line)[1:]))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+@pytest.mark.parametrize(("doc", "args"), _torchrun_commands(), ids=[f"{d}-{i}" for i, (d, _) in enumerate(_torchrun_commands())])
+def test_every_documented_torchrun_command_runs(doc: str, args: list[str], tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in {"BIOJEPA_FAULT", "RANK", "WORLD_SIZE", "LOCAL_RANK"}}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        out, _ = proc.communicate()
+        pytest.fail(f"{doc}: `torchrun {' '.join(args)}` hung:\n{out[-3000:]}")
+    assert proc.returncode == 0, f"{doc}: `torchrun {' '.join(args)}` exited {proc.returncode}:\n{out[-3000:]}"
+    assert "done:" in out and out.count("done:") == 1  # rank 0 alone prints the result
+
+
+def test_documented_torchrun_commands_are_found() -> None:
+    docs = {d for d, _ in _torchrun_commands()}
+    assert {"README.md", "reliability.md"} <= docs
+
+
 def _doc_snippets() -> list[tuple[str, str]]:
     """All runnable python blocks of each doc file, joined in order (later blocks reuse earlier names)."""
     out = []
