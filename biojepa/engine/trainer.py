@@ -349,30 +349,25 @@ class Trainer:
         """Write a checkpoint on rank 0 (every rank takes part in gathering the RNG states)."""
         rngs = all_gather_objects(capture_rng_state())  # collective: every rank, same step
         path = self.run_dir / "checkpoints" / f"step_{step:08d}"
-        hook = self.faults.before_commit if self.faults.active else None
-        if self.sharded:  # every rank writes its shard; rank 0 commits
-            return save_sharded_checkpoint(
-                self.run_dir,
-                step,
-                self.model,
-                self.opt,
-                self._state_extra(step, c),
-                self.cfg.engine.keep_ckpts,
-                is_main=self.dist.is_main,
-                trainer_state={"rng": rngs[0], "rng_ranks": rngs},
-                before_commit=hook,
-            )
+        args = (self.run_dir, step, self.model, self.opt, self._state_extra(step, c), self.cfg.engine.keep_ckpts)
+        kwargs: dict[str, Any] = {
+            "trainer_state": {"rng": rngs[0], "rng_ranks": rngs},
+            "before_commit": self.faults.before_commit if self.faults.active else None,
+        }
+        if self.sharded:  # every rank writes its shard; rank 0 commits (and tells the others how it went)
+            return save_sharded_checkpoint(*args, is_main=self.dist.is_main, **kwargs)
+        error: BaseException | None = None
         if self.dist.is_main:
-            path = save_checkpoint(
-                self.run_dir,
-                step,
-                self.model,
-                self.opt,
-                self._state_extra(step, c),
-                self.cfg.engine.keep_ckpts,
-                trainer_state={"rng": rngs[0], "rng_ranks": rngs},
-                before_commit=hook,
-            )
+            try:
+                path = save_checkpoint(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, once the other ranks know
+                error = exc
+        if self.dist.is_distributed:  # the other ranks stop too instead of waiting at the next collective
+            failed = broadcast_object(None if error is None else f"{type(error).__name__}: {error}")
+            if error is None and failed is not None:
+                raise CheckpointError(f"rank 0 could not write the checkpoint {path}: {failed}")
+        if error is not None:
+            raise error
         return path
 
     def _restore(self, c: _Counters) -> Path | None:

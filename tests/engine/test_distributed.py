@@ -219,6 +219,19 @@ def test_sigterm_on_one_rank_checkpoints_both_and_resume_with_another_world_size
     _assert_close_runs(_metrics(out), _metrics(reference))
 
 
+@pytest.mark.distributed
+@pytest.mark.slow
+def test_ddp_save_failure_on_rank_0_stops_both_ranks_and_keeps_latest(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    done = _torchrun(out, fault="raise@save=8,rank=0")
+    assert done.returncode != 0
+    # rank 1 learnt of the failure and stopped with a CheckpointError instead of waiting at the next collective
+    assert "[rank 1] error: CheckpointError: rank 0 could not write the checkpoint" in done.stdout + done.stderr
+    assert (out / "checkpoints/latest").read_text().strip() == "step_00000004"  # the previous complete one
+    assert not list((out / "checkpoints").glob("*.tmp-*"))
+    assert [r["step"] for r in _metrics(out)] == list(range(1, 9))
+
+
 # -- signals in one process --------------------------------------------------------------------------------------
 def test_sigterm_checkpoints_exits_143_and_resume_is_exact(tmp_path: Path, reference: Path) -> None:
     out = tmp_path / "run"
