@@ -113,7 +113,10 @@ def test_every_documented_torchrun_command_runs(doc: str, args: list[str], tmp_p
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k not in {"BIOJEPA_FAULT", "RANK", "WORLD_SIZE", "LOCAL_RANK"}}
+    # as on a fresh shell: torchrun gives each worker one thread when OMP_NUM_THREADS is unset (CI sets it to 2,
+    # which would put 4 threads on 2 cores and slow the run several-fold)
+    drop = {"BIOJEPA_FAULT", "RANK", "WORLD_SIZE", "LOCAL_RANK", "OMP_NUM_THREADS", "MKL_NUM_THREADS"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env["PYTHONPATH"] = str(REPO_ROOT)
     proc = subprocess.Popen(
         [sys.executable, "-m", "torch.distributed.run", *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
