@@ -161,25 +161,18 @@ def save_checkpoint(
     if keep < 1:
         raise ValueError(f"keep must be >= 1 checkpoint, got {keep}")
     ckdir = Path(run_dir) / CHECKPOINT_DIR
-    ckdir.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(ckdir)
-    name = checkpoint_name(step)
-    final = ckdir / name
-    tmp = ckdir / f"{name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
+    tmp = ckdir / _fresh_tmp(ckdir, step)
     try:
         state_text = _state_text(step, extra, LAYOUT_FULL)
         save_file(_state_dict_for_safetensors(model), str(tmp / MODEL_FILE), metadata={"format": "pt"})
         torch.save({"optimizer": opt.state_dict(), **dict(trainer_state or {})}, tmp / TRAINER_FILE)
         _write_text(tmp / STATE_FILE, state_text)
         _write_manifest(tmp, step, LAYOUT_FULL, (MODEL_FILE, TRAINER_FILE, STATE_FILE))
-        _move_into_place(ckdir, tmp, step, before_commit)
+        final = _move_into_place(ckdir, tmp, step, before_commit)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _point_latest(ckdir, name)
+    _point_latest(ckdir, final.name)
     _prune(ckdir, keep)
     return final
 
